@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# deps.sh: make sure the Debian packages axon needs are installed.
+# As root it apt-gets what is missing; otherwise it prints the exact command and fails.
+set -euo pipefail
+
+# build: compiler, libraries; tests: the Python peers axon is checked against
+PKGS=(
+  build-essential pkg-config
+  zlib1g-dev libzstd-dev libblosc-dev libtiff-dev libhdf5-dev libpng-dev libjansson-dev
+  python3 python3-numpy python3-h5py python3-zarr python3-numcodecs python3-tifffile
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if ! $cmd >/tmp/axon-deps.log 2>&1; then
+    apt-get update >>/tmp/axon-deps.log 2>&1 || true
+    $cmd >>/tmp/axon-deps.log 2>&1 || { echo "deps: apt-get failed, see /tmp/axon-deps.log" >&2; tail -20 /tmp/axon-deps.log >&2; exit 1; }
+  fi
+else
+  echo "deps: missing Debian packages: ${missing[*]}" >&2
+  echo "deps: run as root:  sudo $cmd" >&2
+  exit 1
+fi
