@@ -38,6 +38,7 @@ static struct {
     int nthreads; /* including the caller */
     int nworkers; /* started workers = nthreads - 1 */
     unsigned long generation;
+    unsigned long start_generation; /* generation when the current workers were started */
     int busy;
     bool quit;
     job *cur;
@@ -76,8 +77,8 @@ static void *worker_main(void *arg)
     int slot = (int)(intptr_t)arg;
     tls_in_parallel = true;
     tls_slot = slot;
-    unsigned long seen = 0;
     pthread_mutex_lock(&P.lock);
+    unsigned long seen = P.start_generation;
     for (;;) {
         while (!P.quit && P.generation == seen) pthread_cond_wait(&P.wake, &P.lock);
         if (P.quit) break;
@@ -127,6 +128,7 @@ static int pool_start(int n)
     P.nthreads = n;
     P.nworkers = 0;
     if (n <= 1) return AX_OK;
+    P.start_generation = P.generation; /* no job can be published before we return */
     P.threads = calloc((size_t)n - 1, sizeof *P.threads);
     if (!P.threads) return ax__err(AX_E_NOMEM, "thread pool: out of memory");
     for (int i = 1; i < n; i++) {

@@ -9,7 +9,8 @@
  * caller was told is written.
  *
  * MEMORY: the cache is bounded (AX_CACHE_MB, default 256 MiB, per volume); entries in use
- * by a reader are pinned by a reference count and evicted once released. Each write task
+ * by a reader are pinned by a reference count and evicted once released, so the bound
+ * holds whenever it has room for one chunk per thread. Each write task
  * holds one chunk buffer. Chunks are capped at AX__CHUNK_MAX_BYTES so a malicious header
  * cannot ask for an absurd allocation.
  */
@@ -288,15 +289,18 @@ static void table_remove(ax_volume *v, ax__cache_entry *e)
     if (e->refs == 0) entry_free(e);
 }
 
-static void evict(ax_volume *v)
+/* Drop least recently used, unpinned entries until `extra` more bytes fit under the cap. */
+static void evict_for(ax_volume *v, size_t extra)
 {
     ax__cache_entry *e = v->lru_tail;
-    while (v->cache_bytes > v->cache_cap && e) {
+    while (v->cache_bytes + extra > v->cache_cap && e) {
         ax__cache_entry *prev = e->prev;
         if (e->refs == 0) table_remove(v, e);
         e = prev;
     }
 }
+
+static void evict(ax_volume *v) { evict_for(v, 0); }
 
 static ax__cache_entry *table_find(ax_volume *v, int64_t key)
 {
@@ -309,6 +313,7 @@ static ax__cache_entry *table_find(ax_volume *v, int64_t key)
 static void table_insert(ax_volume *v, ax__cache_entry *e)
 {
     if (!v->nbuckets) return;
+    evict_for(v, v->chunk_bytes); /* make room first, so the bound holds at every moment */
     size_t b = (size_t)e->key & (v->nbuckets - 1);
     e->hnext = v->buckets[b];
     v->buckets[b] = e;
@@ -316,7 +321,6 @@ static void table_insert(ax_volume *v, ax__cache_entry *e)
     lru_push_front(v, e);
     v->cache_bytes += v->chunk_bytes;
     if (v->cache_bytes > v->cache_peak) v->cache_peak = v->cache_bytes;
-    evict(v);
 }
 
 static void chunk_release(ax_volume *v, ax__cache_entry *e)

@@ -74,7 +74,7 @@ static inline const char *test_tmpdir(void)
 
 static inline void test_path(char *buf, size_t n, const char *name)
 {
-    snprintf(buf, n, "%s/%s", test_tmpdir(), name);
+    snprintf(buf, n, "%.200s/%.300s", test_tmpdir(), name);
 }
 
 /* deterministic pseudo-random numbers (splitmix64) */

@@ -80,11 +80,11 @@ static void roundtrip(const backend_case *c, ax_dtype t, int nd)
 {
     if (c->labels_only && t != AX_DTYPE_U32 && t != AX_DTYPE_U64) return;
     if (c->no_4d && nd == 4) return;
-    char base[64], path[600];
+    char base[64], path[1300];
     snprintf(base, sizeof base, "rt_%s_%s_%dd", c->name, ax_dtype_name(t), nd);
     char tmp[600];
     snprintf(tmp, sizeof tmp, c->suffix, base);
-    if (!strncmp(tmp, "tiffdir:", 8)) snprintf(path, sizeof path, "tiffdir:%s/%s", test_tmpdir(), tmp + 8);
+    if (!strncmp(tmp, "tiffdir:", 8)) snprintf(path, sizeof path, "tiffdir:%.300s/%.300s", test_tmpdir(), tmp + 8);
     else test_path(path, sizeof path, tmp);
 
     ax_volume_create_params p = ax_volume_create_params_default();
