@@ -5,6 +5,7 @@
  *   axon info VOL [--json]
  *   axon convert IN OUT [--chunks z,y,x] [--compression C] [--level N] [--region ...]
  *   axon slice VOL --z N [--overlay LABELS] [--channel C] [--labels] -o out.png
+ *   axon diff A B
  *   axon version
  * Global options: --threads N (or AX_THREADS), --no-simd (or AX_SIMD=generic), --quiet.
  */
@@ -60,6 +61,8 @@ static void print_usage(FILE *f)
             "      --overwrite              replace OUT if it exists\n"
             "  slice VOL --z N -o out.png [--overlay LABELS] [--channel C] [--labels]\n"
             "                               picture of one section, labels in random colours\n"
+            "  diff A B                     compare two volumes voxel by voxel (exit 0 same,\n"
+            "                               1 different, 2 trouble)\n"
             "  version                      version, SIMD kernels, threads\n"
             "\n"
             "volumes: x.h5:dataset  x.zarr[:array]  x.n5[:dataset]  x.tif  dir/ (TIFF slices)\n"
@@ -452,6 +455,97 @@ static int cmd_slice(int argc, char **argv)
     return 0;
 }
 
+/* ---- diff ------------------------------------------------------------------------- */
+
+/* Compare two volumes voxel by voxel, slab by slab (bounded memory). Exit status as cmp(1):
+ * 0 identical, 1 different, 2 trouble. */
+static int cmd_diff(int argc, char **argv)
+{
+    const char *a_path = NULL, *b_path = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1]) return usage_error("diff: unknown option %s", argv[i]);
+        if (!a_path) a_path = argv[i];
+        else if (!b_path) b_path = argv[i];
+        else return usage_error("diff: unexpected argument %s", argv[i]);
+    }
+    if (!a_path || !b_path) return usage_error("diff: %s", "need two volumes");
+    ax_volume *a, *b;
+    int rc = ax_volume_open(a_path, AX_OPEN_READ, &a);
+    if (rc < 0) return fail(rc) + 1;
+    if ((rc = ax_volume_open(b_path, AX_OPEN_READ, &b)) < 0) {
+        ax_volume_close(a);
+        return fail(rc) + 1;
+    }
+    const ax_volume_info *ia = ax_volume_get_info(a), *ib = ax_volume_get_info(b);
+    int status = 0;
+    if (ia->dtype != ib->dtype || ia->ndim != ib->ndim ||
+        memcmp(ia->shape, ib->shape, sizeof(int64_t) * (size_t)ia->ndim)) {
+        char sa[256], sb[256];
+        fmt_shape(sa, sizeof sa, ia->ndim, ia->shape);
+        fmt_shape(sb, sizeof sb, ib->ndim, ib->shape);
+        printf("differ: %s is %s %s, %s is %s %s\n", a_path, sa, ax_dtype_name(ia->dtype), b_path,
+               sb, ax_dtype_name(ib->dtype));
+        status = 1;
+        goto out;
+    }
+    int nd = ia->ndim;
+    size_t elem = ax_dtype_size(ia->dtype);
+    /* slabs along axis 0 of at most ~64 MiB each */
+    uint64_t plane = elem;
+    for (int d = 1; d < nd; d++) plane *= (uint64_t)ia->shape[d];
+    int64_t rows = (int64_t)((64ull << 20) / (plane ? plane : 1));
+    if (rows < 1) rows = 1;
+    if (rows > ia->shape[0]) rows = ia->shape[0];
+    uint8_t *ba = malloc(plane * (uint64_t)rows), *bb = malloc(plane * (uint64_t)rows);
+    if (!ba || !bb) {
+        free(ba);
+        free(bb);
+        fprintf(stderr, "axon: error: out of memory\n");
+        status = 2;
+        goto out;
+    }
+    uint64_t ndiff = 0;
+    int64_t first = -1;
+    for (int64_t z = 0; z < ia->shape[0] && status == 0; z += rows) {
+        int64_t st[AX_MAX_DIMS] = {0}, sz[AX_MAX_DIMS];
+        memcpy(sz, ia->shape, sizeof sz);
+        st[0] = z;
+        sz[0] = z + rows > ia->shape[0] ? ia->shape[0] - z : rows;
+        if ((rc = ax_volume_read_region(a, st, sz, ia->dtype, ba)) < 0 ||
+            (rc = ax_volume_read_region(b, st, sz, ia->dtype, bb)) < 0) {
+            fail(rc);
+            status = 2;
+            break;
+        }
+        size_t n = (size_t)(plane / elem) * (size_t)sz[0];
+        if (!memcmp(ba, bb, n * elem)) continue;
+        for (size_t i = 0; i < n; i++)
+            if (memcmp(ba + i * elem, bb + i * elem, elem)) {
+                if (first < 0) first = (int64_t)((size_t)z * (size_t)(plane / elem) + i);
+                ndiff++;
+            }
+    }
+    free(ba);
+    free(bb);
+    if (status == 0 && ndiff) {
+        int64_t idx[AX_MAX_DIMS], r = first;
+        for (int d = nd - 1; d >= 0; d--) {
+            idx[d] = r % ia->shape[d];
+            r /= ia->shape[d];
+        }
+        printf("differ: %llu voxels, first at (", (unsigned long long)ndiff);
+        for (int d = 0; d < nd; d++) printf("%s%lld", d ? ", " : "", (long long)idx[d]);
+        printf(")\n");
+        status = 1;
+    } else if (status == 0 && !g_quiet) {
+        printf("identical\n");
+    }
+out:
+    ax_volume_close(a);
+    ax_volume_close(b);
+    return status;
+}
+
 static int cmd_version(void)
 {
     uint32_t f = ax_cpu_features();
@@ -495,6 +589,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info")) return cmd_info(n, rest);
     if (!strcmp(cmd, "convert")) return cmd_convert(n, rest);
     if (!strcmp(cmd, "slice")) return cmd_slice(n, rest);
+    if (!strcmp(cmd, "diff")) return cmd_diff(n, rest);
     if (!strcmp(cmd, "version")) return cmd_version();
     if (!strcmp(cmd, "help")) {
         print_usage(stdout);

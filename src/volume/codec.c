@@ -145,7 +145,8 @@ int ax__decompress(ax_compression c, const void *src, size_t n, void *dst, size_
                            fs, expect);
         size_t r = ZSTD_decompress(dst, expect, src, n);
         if (ZSTD_isError(r))
-            return ax__err(AX_E_CORRUPT, "%s: zstd: %s", what, ZSTD_getErrorName(r));
+            return ax__err(AX_E_CORRUPT, "%s: corrupt or truncated zstd data (%s)", what,
+                           ZSTD_getErrorName(r));
         if (r != expect)
             return ax__err(AX_E_CORRUPT, "%s: zstd data holds %zu bytes, %zu expected", what, r,
                            expect);
