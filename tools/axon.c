@@ -321,6 +321,12 @@ static int cmd_convert(int argc, char **argv)
 
     ax_volume *out;
     rc = ax_volume_create(out_path, &p, &out);
+    if (rc == AX_E_UNSUPPORTED && p.fill_value != 0) {
+        /* N5 and precomputed have no fill value and refuse a non-zero one; convert writes
+         * every chunk, so the fill value is only metadata here: fall back to 0 */
+        p.fill_value = 0;
+        rc = ax_volume_create(out_path, &p, &out);
+    }
     if (rc < 0) {
         ax_volume_close(in);
         return fail(rc);

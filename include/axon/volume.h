@@ -54,7 +54,8 @@ typedef enum ax_format {
 } ax_format;
 
 typedef enum ax_compression {
-    AX_COMPRESSION_DEFAULT = 0, /* the format's sensible default (zstd for zarr/n5, ...) */
+    AX_COMPRESSION_DEFAULT = 0, /* the format's default: zstd (zarr), gzip (n5, hdf5), raw
+                                   (precomputed, tiff) */
     AX_COMPRESSION_RAW = 1,
     AX_COMPRESSION_GZIP = 2,
     AX_COMPRESSION_ZLIB = 3,
