@@ -937,6 +937,7 @@ int ax_volume_create(const char *path, const ax_volume_create_params *p, ax_volu
     v->be = be;
     v->mode = AX_OPEN_RW;
     v->created = true;
+    v->overwrite = p->overwrite;
     v->final_path = target;
     target = NULL;
     if (!hdf5 && pp.inner && !(v->group_root = ax__strdup(pp.container))) {
@@ -1017,7 +1018,12 @@ int ax_volume_close(ax_volume *v)
             /* replace an old volume (overwrite): move it aside first so the new one appears
              * in a single rename, then delete the old one */
             char *trash = NULL;
-            if (ax__path_exists(v->final_path)) {
+            if (ax__path_exists(v->final_path) && !v->overwrite) {
+                /* something appeared there while we built (e.g. two writers creating the
+                 * same new file): never replace it silently */
+                rc = ax__err(AX_E_EXISTS, "%s: appeared while this volume was being written; "
+                             "not replaced", v->final_path);
+            } else if (ax__path_exists(v->final_path)) {
                 trash = ax__temp_sibling(v->final_path);
                 if (!trash || rename(v->final_path, trash) != 0)
                     rc = ax__err(AX_E_IO, "%s: cannot move the old volume aside: %s",

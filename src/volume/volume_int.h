@@ -53,6 +53,7 @@ struct ax_volume {
     char *final_path;  /* file/dir the volume lives at when committed */
     char *build_path;  /* where create() writes; == final_path when opened */
     bool created;      /* made by ax_volume_create (commit renames build->final) */
+    bool overwrite;    /* created with overwrite: commit may replace what is at final_path */
     char *group_root;  /* zarr/n5 created as "root.zarr:inner": the container root, whose
                           groups the backend marks (.zgroup / attributes.json); else NULL */
     size_t chunk_elems;
