@@ -19,13 +19,13 @@ fi
 pass=0 fail=0 failed=()
 run() { # name, command...
   local name=$1; shift
-  local t0=$(date +%s%N)
-  if "$@" >"$AX_TEST_TMP/$name.log" 2>&1; then
+  local t0=$(date +%s%N) log="$AX_TEST_TMP/${name//\//_}.log"
+  if "$@" >"$log" 2>&1; then
     local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     pass=$((pass+1)); printf 'PASS %-30s %4d.%01ds\n' "$name" $((ms/1000)) $(((ms%1000)/100))
   else
     fail=$((fail+1)); failed+=("$name"); printf 'FAIL %-28s (log below)\n' "$name"
-    tail -40 "$AX_TEST_TMP/$name.log" | sed 's/^/    /'
+    tail -40 "$log" | sed 's/^/    /'
   fi
 }
 

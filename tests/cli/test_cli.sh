@@ -123,7 +123,7 @@ for sig in INT KILL; do
   pid=$!
   sleep 0.3
   kill -s $sig $pid 2>/dev/null
-  wait $pid; st=$?
+  wait $pid 2>/dev/null; st=$?
   if [ -e "$out" ]; then bad "SIG$sig: $out exists after an interrupted convert (exit $st)"
   else ok "SIG$sig: no $out after an interrupted convert (exit $st)"; fi
   if [ $sig = INT ]; then
