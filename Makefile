@@ -18,7 +18,7 @@ SANFLAGS :=
 OPT := -O2 -g
 endif
 
-PKGS := jansson libzstd blosc libtiff-4 libpng zlib hdf5
+PKGS := jansson libzstd blosc libdeflate libtiff-4 libpng zlib hdf5
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

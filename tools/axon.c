@@ -332,6 +332,7 @@ static int cmd_convert(int argc, char **argv)
         return fail(rc);
     }
     const ax_volume_info *oi = ax_volume_get_info(out);
+    ax_volume_set_cache_bytes(out, 0); /* every output chunk is written once, whole */
 
     /* Blocks: whole output chunks, grown from one chunk until ~AX_CONVERT_MB (default 256
      * MiB) so memory stays bounded whatever the volume size. Aligned blocks mean every

@@ -57,7 +57,7 @@ def main():
         pos[d] = np.stack([rng.integers(0, s[k] - 64 + 1, a.regions) for k in range(3)], 1)
         np.savetxt(os.path.join(tmp, f"pos_{d}.txt"), pos[d], fmt="%d")
     f.close()
-    res = {"volume": h5, "bytes": total, "regions_per_dataset": a.regions,
+    res = {"volume": h5, "bytes": int(total), "regions_per_dataset": a.regions,
            "zstd_level": a.level, "reps": a.reps}
 
     # ---- Python: h5py read -> zarr write; random region reads
@@ -82,7 +82,7 @@ def main():
     t = median_time(py_convert, a.reps)
     res["python_convert_s"] = t
     res["python_convert_MBps"] = total / t / 1e6
-    read_bytes = sum(a.regions * 64**3 * (nbytes[d] // np.prod(shapes[d])) for d in datasets)
+    read_bytes = int(sum(a.regions * 64**3 * (nbytes[d] // int(np.prod(shapes[d]))) for d in datasets))
     t = median_time(py_read, a.reps)
     res["python_read_s"] = t
     res["python_read_MBps"] = read_bytes / t / 1e6

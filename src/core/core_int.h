@@ -67,9 +67,16 @@ typedef struct ax__kernels {
     void (*bswap64)(void *p, size_t n);
     /* min and max over finite values, count of NaNs (slice rendering, checks). */
     void (*minmax_f32)(const float *p, size_t n, float *mn, float *mx, size_t *nan_count);
+    /* HDF5/blosc byte shuffle of n bytes of esz-byte elements: byte k of every element
+     * into plane k (a tail shorter than an element is copied). unshuffle inverts it. */
+    void (*shuffle)(const uint8_t *in, uint8_t *out, size_t n, size_t esz);
+    void (*unshuffle)(const uint8_t *in, uint8_t *out, size_t n, size_t esz);
 } ax__kernels;
 
 AX_HIDDEN const ax__kernels *ax__kern(void);
+/* generic shuffle/unshuffle, also the SIMD variants' fallback for other element sizes */
+AX_HIDDEN void ax__shuffle_generic(const uint8_t *in, uint8_t *out, size_t n, size_t esz);
+AX_HIDDEN void ax__unshuffle_generic(const uint8_t *in, uint8_t *out, size_t n, size_t esz);
 AX_HIDDEN extern const ax__kernels ax__kernels_generic;
 #ifdef AX_HAVE_AVX2
 AX_HIDDEN extern const ax__kernels ax__kernels_avx2;

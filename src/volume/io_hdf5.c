@@ -229,57 +229,6 @@ static bool fletcher32_ok(const uint8_t *p, size_t n)
     return want == got || want == old;
 }
 
-/* Byte shuffle as HDF5 does it: byte k of every element together; a tail shorter than an
- * element stays at the end. unshuffle is the inverse. */
-static void shuffle(const uint8_t *in, uint8_t *out, size_t n, size_t esz)
-{
-    size_t ne = esz ? n / esz : 0;
-    if (esz <= 1 || ne <= 1) {
-        memcpy(out, in, n);
-        return;
-    }
-    for (size_t b = 0; b < esz; b++) {
-        uint8_t *o = out + b * ne;
-        const uint8_t *s = in + b;
-        for (size_t i = 0; i < ne; i++) o[i] = s[i * esz];
-    }
-    memcpy(out + ne * esz, in + ne * esz, n - ne * esz);
-}
-
-static void unshuffle(const uint8_t *in, uint8_t *out, size_t n, size_t esz)
-{
-    size_t ne = esz ? n / esz : 0;
-    if (esz <= 1 || ne <= 1) {
-        memcpy(out, in, n);
-        return;
-    }
-    switch (esz) {
-    case 2:
-        for (size_t i = 0; i < ne; i++) {
-            out[2 * i] = in[i];
-            out[2 * i + 1] = in[ne + i];
-        }
-        break;
-    case 4:
-        for (size_t i = 0; i < ne; i++) {
-            out[4 * i] = in[i];
-            out[4 * i + 1] = in[ne + i];
-            out[4 * i + 2] = in[2 * ne + i];
-            out[4 * i + 3] = in[3 * ne + i];
-        }
-        break;
-    case 8:
-        for (size_t i = 0; i < ne; i++)
-            for (size_t b = 0; b < 8; b++) out[8 * i + b] = in[b * ne + i];
-        break;
-    default:
-        for (size_t i = 0; i < ne; i++)
-            for (size_t b = 0; b < esz; b++) out[esz * i + b] = in[b * ne + i];
-        break;
-    }
-    memcpy(out + ne * esz, in + ne * esz, n - ne * esz);
-}
-
 static void swap_bytes(const ax_volume *v, void *buf)
 {
     switch (ax_dtype_size(v->info.dtype)) {
@@ -341,7 +290,7 @@ static int decode_pipeline(const ax_volume *v, const uint8_t *raw, size_t n, uns
             rc = ax__err(AX_E_NOMEM, "%s: out of memory", what);
             break;
         }
-        if (f->id == H5Z_FILTER_SHUFFLE) unshuffle(cur, dst, len, f->cd[0]);
+        if (f->id == H5Z_FILTER_SHUFFLE) ax__kern()->unshuffle(cur, dst, len, f->cd[0]);
         else if (f->id == H5Z_FILTER_DEFLATE)
             rc = ax__decompress(AX_COMPRESSION_ZLIB, cur, len, dst, sz[i], what);
         else rc = ax__decompress(AX_COMPRESSION_LZF, cur, len, dst, sz[i], what);
@@ -384,7 +333,7 @@ static int encode_pipeline(const ax_volume *v, const void *src, uint8_t **enc, s
         size_t dn = len;
         int rc = AX_OK;
         if (f->id == H5Z_FILTER_SHUFFLE) {
-            if ((dst = malloc(len))) shuffle(cur, dst, len, f->cd[0]);
+            if ((dst = malloc(len))) ax__kern()->shuffle(cur, dst, len, f->cd[0]);
         } else if (f->id == H5Z_FILTER_DEFLATE) {
             int level = f->ncd ? (int)f->cd[0] : 6;
             rc = ax__compress(AX_COMPRESSION_ZLIB, level, 1, cur, len, &dst, &dn);
