@@ -269,6 +269,7 @@ static int cmd_convert(int argc, char **argv)
     }
     if (!in_path || !out_path) return usage_error("convert: %s", "need IN and OUT");
 
+    double t0 = ax_time_now(); /* opening and creating count too */
     ax_volume *in;
     int rc = ax_volume_open(in_path, AX_OPEN_READ, &in);
     if (rc < 0) return fail(rc);
@@ -374,7 +375,6 @@ static int cmd_convert(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    double t0 = ax_time_now();
     ax_progress *prog = ax_progress_new("convert", total);
     uint64_t done_bytes = 0;
     for (int64_t b = 0; b < total && rc == AX_OK; b++) {
@@ -411,7 +411,7 @@ static int cmd_convert(int argc, char **argv)
     if (rc < 0) return fail(rc);
     double t = ax_time_now() - t0;
     if (!g_quiet)
-        fprintf(stderr, "axon: wrote %s: %.1f MiB in %.2f s (%.1f MiB/s), %d threads, peak memory %.0f MiB\n",
+        fprintf(stderr, "axon: wrote %s: %.1f MiB in %.3f s (%.1f MiB/s), %d threads, peak memory %.0f MiB\n",
                 out_path, mib(done_bytes), t, t > 0 ? mib(done_bytes) / t : 0, ax_threads_get(),
                 mib(ax_peak_rss_bytes()));
     return 0;
