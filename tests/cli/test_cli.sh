@@ -116,12 +116,12 @@ expect 2 "unknown command" -- "$A" frobnicate
 expect 1 "unwritable output directory" -- "$A" convert "$S:raw" /proc/axon-cannot-write.zarr
 
 # ---- interrupted conversion: nothing at OUT that looks complete
-"$A" convert "$S:raw" "$T/big_src.zarr" --chunks 4,32,32 --compression raw >/dev/null 2>&1
+# 30,000 tiny chunk files on one thread: seconds of work, so the signal lands mid-way
 for sig in INT KILL; do
   out="$T/killed_$sig.zarr"
-  AX_THREADS=1 AX_CONVERT_MB=1 "$A" convert "$T/big_src.zarr" "$out" --chunks 2,16,16 --compression gzip --level 9 >/dev/null 2>&1 &
+  AX_THREADS=1 AX_CONVERT_MB=1 "$A" convert "$S:gt_bodies" "$out" --chunks 1,8,8 --compression gzip --level 9 >/dev/null 2>&1 &
   pid=$!
-  sleep 0.3
+  sleep 0.5
   kill -s $sig $pid 2>/dev/null
   wait $pid 2>/dev/null; st=$?
   if [ -e "$out" ]; then bad "SIG$sig: $out exists after an interrupted convert (exit $st)"
@@ -129,6 +129,9 @@ for sig in INT KILL; do
   if [ $sig = INT ]; then
     [ $st = 130 ] && ok "SIGINT exit status 130" || bad "SIGINT exit status $st"
     ls -A "$T" | grep -q "killed_INT.zarr.partial" && bad "SIGINT left a partial build" || ok "SIGINT cleaned its partial build"
+  else
+    ls -A "$T" | grep -q "^.killed_KILL.zarr.partial" && ok "SIGKILL left only a hidden .partial build" \
+      || bad "SIGKILL: no .partial build (did the kill land after the convert ended?)"
   fi
 done
 
