@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+import axon_ctypes
+from axon_ctypes import Info
 import h5py
 import numpy as np
 
@@ -35,50 +37,10 @@ def check(cond, what):
 
 # ---- the C API through ctypes -------------------------------------------------------
 
-MAX_DIMS = 5
 DTYPES = {1: "u1", 2: "u2", 3: "u4", 4: "u8", 5: "i4", 6: "f4"}
 DTYPE_ID = {np.dtype(v): k for k, v in DTYPES.items()}
 COMP = {"default": 0, "raw": 1, "gzip": 2, "zlib": 3, "zstd": 4, "blosc": 5, "lzf": 6}
 E_NOTFOUND, E_UNSUPPORTED, E_EXISTS = -3, -5, -10
-
-
-class CreateParams(ctypes.Structure):
-    """ax_volume_create_params, field for field."""
-    _fields_ = [
-        ("format", ctypes.c_int),
-        ("dtype", ctypes.c_int),
-        ("ndim", ctypes.c_int),
-        ("shape", ctypes.c_int64 * MAX_DIMS),
-        ("chunks", ctypes.c_int64 * MAX_DIMS),
-        ("compression", ctypes.c_int),
-        ("compression_level", ctypes.c_int),
-        ("has_voxel_size", ctypes.c_bool),
-        ("voxel_size", ctypes.c_double * 3),
-        ("offset", ctypes.c_double * 3),
-        ("fill_value", ctypes.c_double),
-        ("is_labels", ctypes.c_bool),
-        ("overwrite", ctypes.c_bool),
-        ("zarr_order", ctypes.c_char),
-        ("zarr_separator", ctypes.c_char),
-    ]
-
-
-class Info(ctypes.Structure):
-    """ax_volume_info, field for field."""
-    _fields_ = [
-        ("format", ctypes.c_int),
-        ("dtype", ctypes.c_int),
-        ("ndim", ctypes.c_int),
-        ("shape", ctypes.c_int64 * MAX_DIMS),
-        ("chunks", ctypes.c_int64 * MAX_DIMS),
-        ("has_voxel_size", ctypes.c_bool),
-        ("voxel_size", ctypes.c_double * 3),
-        ("offset", ctypes.c_double * 3),
-        ("compression", ctypes.c_int),
-        ("compression_level", ctypes.c_int),
-        ("fill_value", ctypes.c_double),
-        ("is_labels", ctypes.c_bool),
-    ]
 
 
 def load_lib():
@@ -86,23 +48,7 @@ def load_lib():
     if not os.path.exists(path):
         print(f"skip: {path} not built")
         sys.exit(0)
-    lib = ctypes.CDLL(os.path.abspath(path))
-    vp = ctypes.c_void_p
-    i64p = ctypes.POINTER(ctypes.c_int64)
-    lib.ax_volume_create_params_default.restype = CreateParams
-    lib.ax_volume_create_params_default.argtypes = []
-    lib.ax_volume_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(vp)]
-    lib.ax_volume_create.argtypes = [ctypes.c_char_p, ctypes.POINTER(CreateParams),
-                                     ctypes.POINTER(vp)]
-    lib.ax_volume_read_region.argtypes = [vp, i64p, i64p, ctypes.c_int, vp]
-    lib.ax_volume_write_region.argtypes = [vp, i64p, i64p, ctypes.c_int, vp]
-    lib.ax_volume_close.argtypes = [vp]
-    lib.ax_volume_abort.argtypes = [vp]
-    lib.ax_volume_abort.restype = None
-    lib.ax_volume_get_info.argtypes = [vp]
-    lib.ax_volume_get_info.restype = ctypes.POINTER(Info)
-    lib.ax_errmsg.restype = ctypes.c_char_p
-    return lib
+    return axon_ctypes.load_lib(BUILD)
 
 
 class AxonError(Exception):

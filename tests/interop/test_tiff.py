@@ -17,10 +17,10 @@ import sys
 import tempfile
 
 import numpy as np
+from axon_ctypes import CreateParams, Info, MAX_DIMS, load_lib  # noqa: F401
 import tifffile
 
 BUILD = os.environ.get("BUILD", "build")
-MAX_DIMS = 5
 AX_OPEN_READ, AX_OPEN_RW = 0, 1
 FORMAT = {"auto": 0, "tiff": 1, "tiffdir": 2}
 COMPRESSION = {"default": 0, "raw": 1, "gzip": 2, "zlib": 3, "zstd": 4}
@@ -28,57 +28,7 @@ DTYPES = {1: "u1", 2: "u2", 3: "u4", 4: "u8", 5: "i4", 6: "f4"}
 DTYPE_CODE = {np.dtype(v): k for k, v in DTYPES.items()}
 
 
-class CreateParams(C.Structure):
-    """ax_volume_create_params, field for field."""
-    _fields_ = [
-        ("format", C.c_int),
-        ("dtype", C.c_int),
-        ("ndim", C.c_int),
-        ("shape", C.c_int64 * MAX_DIMS),
-        ("chunks", C.c_int64 * MAX_DIMS),
-        ("compression", C.c_int),
-        ("compression_level", C.c_int),
-        ("has_voxel_size", C.c_bool),
-        ("voxel_size", C.c_double * 3),
-        ("offset", C.c_double * 3),
-        ("fill_value", C.c_double),
-        ("is_labels", C.c_bool),
-        ("overwrite", C.c_bool),
-        ("zarr_order", C.c_char),
-        ("zarr_separator", C.c_char),
-    ]
-
-
-class Info(C.Structure):
-    """ax_volume_info, field for field."""
-    _fields_ = [
-        ("format", C.c_int),
-        ("dtype", C.c_int),
-        ("ndim", C.c_int),
-        ("shape", C.c_int64 * MAX_DIMS),
-        ("chunks", C.c_int64 * MAX_DIMS),
-        ("has_voxel_size", C.c_bool),
-        ("voxel_size", C.c_double * 3),
-        ("offset", C.c_double * 3),
-        ("compression", C.c_int),
-        ("compression_level", C.c_int),
-        ("fill_value", C.c_double),
-        ("is_labels", C.c_bool),
-    ]
-
-
-lib = C.CDLL(os.path.join(BUILD, "libaxon.so"))
-lib.ax_errmsg.restype = C.c_char_p
-lib.ax_volume_create_params_default.restype = CreateParams
-lib.ax_volume_open.argtypes = [C.c_char_p, C.c_int, C.POINTER(C.c_void_p)]
-lib.ax_volume_create.argtypes = [C.c_char_p, C.POINTER(CreateParams), C.POINTER(C.c_void_p)]
-lib.ax_volume_close.argtypes = [C.c_void_p]
-lib.ax_volume_abort.argtypes = [C.c_void_p]
-lib.ax_volume_get_info.argtypes = [C.c_void_p]
-lib.ax_volume_get_info.restype = C.POINTER(Info)
-I64x = C.POINTER(C.c_int64)
-lib.ax_volume_read_region.argtypes = [C.c_void_p, I64x, I64x, C.c_int, C.c_void_p]
-lib.ax_volume_write_region.argtypes = [C.c_void_p, I64x, I64x, C.c_int, C.c_void_p]
+lib = load_lib(BUILD)
 
 failures = 0
 checks = 0
