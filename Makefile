@@ -43,7 +43,9 @@ endif
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-DEPS := $(LIB_OBJ:.o=.d) $(BUILD)/tools/axon.d $(TEST_BIN:=.d)
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
+DEPS := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_BIN:=.d)
 
 .PHONY: all deps check check-unit check-cli check-interop demo bench clean
 all: $(BUILD)/axon $(BUILD)/libaxon.a $(BUILD)/libaxon.so $(TEST_BIN)
@@ -62,7 +64,7 @@ $(BUILD)/libaxon.a: $(LIB_OBJ)
 $(BUILD)/libaxon.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/axon: $(BUILD)/tools/axon.o $(BUILD)/libaxon.a
+$(BUILD)/axon: $(TOOL_OBJ) $(BUILD)/libaxon.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libaxon.a

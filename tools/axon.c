@@ -16,30 +16,7 @@
 #include <string.h>
 
 #include "axon/axon.h"
-
-static volatile sig_atomic_t g_interrupted;
-static bool g_quiet;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_interrupted = 1;
-}
-
-static int fail(int rc)
-{
-    const char *m = ax_errmsg();
-    fprintf(stderr, "axon: error: %s\n", m[0] ? m : ax_strerror(rc));
-    return 1;
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "axon: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(run 'axon help' for usage)\n");
-    return 2;
-}
+#include "cli.h"
 
 static void print_usage(FILE *f)
 {
@@ -67,6 +44,27 @@ static void print_usage(FILE *f)
             "                               time reads of N^3 regions at the listed starts\n"
             "  version                      version, SIMD kernels, threads\n"
             "\n"
+            "segmentation (labels uint64, relabelled 1..n; affinities (3|C, z, y, x) float32,\n"
+            "channel c links voxel p to p + offset_c, nearest offsets -z,-y,-x):\n"
+            "  cc IN OUT [--connectivity 6|18|26] [--threshold T] [--block z,y,x]\n"
+            "                               connected components (per label, or of IN > T)\n"
+            "  affinities-from-boundary IN OUT [--mode min|mean]\n"
+            "                               boundary probability map -> 3-channel affinities\n"
+            "  affinities-from-labels IN OUT [--offsets z,y,x;z,y,x;...]\n"
+            "                               ground-truth affinities from a label volume\n"
+            "  watershed AFFS OUT [--low T] [--high T] [--merge-low T]\n"
+            "                     [--size-threshold S] [--dust D] [--block z,y,x]\n"
+            "                               zwatershed: fragments from affinities\n"
+            "  agglomerate AFFS FRAGMENTS OUT [--merge-function mean|max|quantile:Q]\n"
+            "                     [--thresholds 0.1,0.3,0.5] [--block z,y,x]\n"
+            "                               waterz-style merging; one output per threshold\n"
+            "                               (OUT gets a _tN suffix when there are several)\n"
+            "  mws AFFS OUT --offsets z,y,x;... [--attractive N] [--strides z,y,x]\n"
+            "                               mutex watershed over long-range affinities\n"
+            "  eval --seg SEG --gt GT [--json] [--ignore-gt-label L]\n"
+            "                               VOI split/merge, adapted Rand error, CREMI score,\n"
+            "                               worst split and merged objects"
+            "\n"
             "volumes: x.h5:dataset  x.zarr[:array]  x.n5[:dataset]  x.tif  dir/ (TIFF slices)\n"
             "         x.precomputed (or precomputed://dir); prefixes zarr: n5: h5: tiff: tiffdir:\n"
             "         precomputed: force a format.\n"
@@ -75,36 +73,6 @@ static void print_usage(FILE *f)
 }
 
 /* ---- small parsers ---------------------------------------------------------------- */
-
-static bool parse_i64(const char *s, int64_t *out)
-{
-    if (!s || !*s) return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end) return false;
-    *out = v;
-    return true;
-}
-
-/* "a,b,c" -> up to max integers */
-static int parse_list(const char *s, int64_t *out, int max)
-{
-    int n = 0;
-    const char *p = s;
-    while (*p) {
-        if (n == max) return -1;
-        char *end;
-        errno = 0;
-        long long v = strtoll(p, &end, 10);
-        if (errno || end == p) return -1;
-        out[n++] = v;
-        if (*end == ',') p = end + 1;
-        else if (*end == 0) p = end;
-        else return -1;
-    }
-    return n;
-}
 
 /* "z0:z1,y0:y1,x0:x1": each part "a:b", "a:", ":b" or ":". Fills start/size over the last
  * `n` axes of shape. Returns the number of parts or -1. */
@@ -156,20 +124,7 @@ static void fmt_shape(char *buf, size_t n, int nd, const int64_t *s)
         w += snprintf(buf + w, n - (size_t)w, "%s%lld", d ? " x " : "", (long long)s[d]);
 }
 
-static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
-
 /* ---- info ------------------------------------------------------------------------- */
-
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
-        else putchar(*s);
-    }
-    putchar('"');
-}
 
 static int cmd_info(int argc, char **argv)
 {
@@ -686,6 +641,13 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "slice")) return cmd_slice(n, rest);
     if (!strcmp(cmd, "diff")) return cmd_diff(n, rest);
     if (!strcmp(cmd, "bench")) return cmd_bench(n, rest);
+    if (!strcmp(cmd, "cc")) return cmd_cc(n, rest);
+    if (!strcmp(cmd, "affinities-from-boundary")) return cmd_affinities_from_boundary(n, rest);
+    if (!strcmp(cmd, "affinities-from-labels")) return cmd_affinities_from_labels(n, rest);
+    if (!strcmp(cmd, "watershed")) return cmd_watershed(n, rest);
+    if (!strcmp(cmd, "agglomerate")) return cmd_agglomerate(n, rest);
+    if (!strcmp(cmd, "mws")) return cmd_mws(n, rest);
+    if (!strcmp(cmd, "eval")) return cmd_eval(n, rest);
     if (!strcmp(cmd, "version")) return cmd_version();
     if (!strcmp(cmd, "help")) {
         print_usage(stdout);

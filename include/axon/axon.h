@@ -16,6 +16,7 @@
 #include "core.h"
 #include "error.h"
 #include "volume.h"
+#include "seg.h"
 
 #ifdef __cplusplus
 extern "C" {

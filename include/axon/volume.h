@@ -142,6 +142,12 @@ AX_API const char *ax_volume_path(const ax_volume *v);
 AX_API int ax_volume_read_region(ax_volume *v, const int64_t *start, const int64_t *size,
                                  ax_dtype dtype, void *buf);
 
+/* As ax_volume_read_region, converting to `dtype` by value: integers of any width to any
+ * other when the value fits, integers to float32, and float32 to an integer type only
+ * when every value is finite, whole and in range (AX_E_RANGE otherwise, naming the file).
+ * Float maps stored as uint8 are read as 0..255: scaling is the caller's choice. */
+AX_API int ax_volume_read_region_as(ax_volume *v, const int64_t *start, const int64_t *size,
+                                    ax_dtype dtype, void *buf);
 /* Write the box [start, start+size) from buf (layout as for read). Chunks only partly
  * covered are read, merged and rewritten. */
 AX_API int ax_volume_write_region(ax_volume *v, const int64_t *start, const int64_t *size,

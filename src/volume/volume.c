@@ -589,6 +589,97 @@ int ax_volume_read_region(ax_volume *v, const int64_t *start, const int64_t *siz
     return ax_parallel_for(job_count(&j), read_task, &j);
 }
 
+/* Value conversion for ax_volume_read_region_as: integers widen or narrow by value,
+ * floats to integers must be finite, whole and in range (a fractional or NaN label is
+ * a wrong input, not something to round silently). */
+static double elem_get(const void *p, ax_dtype t, size_t i)
+{
+    switch (t) {
+    case AX_DTYPE_U8: return ((const uint8_t *)p)[i];
+    case AX_DTYPE_U16: return ((const uint16_t *)p)[i];
+    case AX_DTYPE_U32: return ((const uint32_t *)p)[i];
+    case AX_DTYPE_I32: return ((const int32_t *)p)[i];
+    case AX_DTYPE_F32: return ((const float *)p)[i];
+    default: return 0;
+    }
+}
+
+static int convert_elems(const ax_volume *v, const void *src, ax_dtype st, void *dst,
+                         ax_dtype dt, size_t n)
+{
+    if (dt == AX_DTYPE_F32) {
+        float *d = dst;
+        if (st == AX_DTYPE_U64)
+            for (size_t i = 0; i < n; i++) d[i] = (float)((const uint64_t *)src)[i];
+        else
+            for (size_t i = 0; i < n; i++) d[i] = (float)elem_get(src, st, i);
+        return AX_OK;
+    }
+    if (st == AX_DTYPE_U64) {
+        const uint64_t *s = src;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t x = s[i];
+            switch (dt) {
+            case AX_DTYPE_U64: ((uint64_t *)dst)[i] = x; break;
+            case AX_DTYPE_U8: if (x > UINT8_MAX) goto range; ((uint8_t *)dst)[i] = (uint8_t)x; break;
+            case AX_DTYPE_U16: if (x > UINT16_MAX) goto range; ((uint16_t *)dst)[i] = (uint16_t)x; break;
+            case AX_DTYPE_U32: if (x > UINT32_MAX) goto range; ((uint32_t *)dst)[i] = (uint32_t)x; break;
+            case AX_DTYPE_I32: if (x > INT32_MAX) goto range; ((int32_t *)dst)[i] = (int32_t)x; break;
+            default: return ax__err(AX_E_DTYPE, "%s: unknown dtype", v->path);
+            }
+            continue;
+        range:
+            return ax__err(AX_E_RANGE, "%s: value %llu does not fit in %s", v->path,
+                           (unsigned long long)x, ax_dtype_name(dt));
+        }
+        return AX_OK;
+    }
+    double lo = 0, hi = 0;
+    switch (dt) {
+    case AX_DTYPE_U8: hi = UINT8_MAX; break;
+    case AX_DTYPE_U16: hi = UINT16_MAX; break;
+    case AX_DTYPE_U32: hi = UINT32_MAX; break;
+    case AX_DTYPE_U64: hi = 18446744073709551615.0; break;
+    case AX_DTYPE_I32: lo = INT32_MIN; hi = INT32_MAX; break;
+    default: return ax__err(AX_E_DTYPE, "%s: unknown dtype", v->path);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double x = elem_get(src, st, i);
+        if (!(x >= lo && x <= hi) || x != (double)(int64_t)x)
+            return ax__err(AX_E_RANGE, "%s: value %g cannot be read as %s (NaN, fractional "
+                           "or out of range)", v->path, x, ax_dtype_name(dt));
+        switch (dt) {
+        case AX_DTYPE_U8: ((uint8_t *)dst)[i] = (uint8_t)x; break;
+        case AX_DTYPE_U16: ((uint16_t *)dst)[i] = (uint16_t)x; break;
+        case AX_DTYPE_U32: ((uint32_t *)dst)[i] = (uint32_t)x; break;
+        case AX_DTYPE_U64: ((uint64_t *)dst)[i] = (uint64_t)x; break;
+        default: ((int32_t *)dst)[i] = (int32_t)x; break;
+        }
+    }
+    return AX_OK;
+}
+
+int ax_volume_read_region_as(ax_volume *v, const int64_t *start, const int64_t *size,
+                             ax_dtype dtype, void *buf)
+{
+    ax_dtype st = v->info.dtype;
+    if (st == dtype) return ax_volume_read_region(v, start, size, dtype, buf);
+    if (!ax_dtype_size(dtype)) return ax__err(AX_E_DTYPE, "%s: unknown target dtype", v->path);
+    int64_t n = 1;
+    for (int d = 0; d < v->info.ndim; d++) {
+        if (size[d] < 0 || !ax__mul_ok(n, size[d], &n) || n > (int64_t)(SIZE_MAX / 8))
+            return ax__err(AX_E_RANGE, "%s: region too large", v->path);
+    }
+    size_t es = ax_dtype_size(st);
+    void *tmp = NULL;
+    if (n && !(tmp = malloc((size_t)n * es)))
+        return ax__err(AX_E_NOMEM, "%s: out of memory reading a region", v->path);
+    int rc = ax_volume_read_region(v, start, size, st, tmp);
+    if (rc == AX_OK) rc = convert_elems(v, tmp, st, buf, dtype, (size_t)n);
+    free(tmp);
+    return rc;
+}
+
 int ax_volume_write_region(ax_volume *v, const int64_t *start, const int64_t *size,
                            ax_dtype dtype, const void *buf)
 {

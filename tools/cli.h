@@ -1,0 +1,40 @@
+/* cli.h: what the axon subcommand files share: error and usage reporting, small parsers,
+ * the quiet flag and the Ctrl-C flag. Each tools/cmd_*.c file implements a family of
+ * subcommands; tools/axon.c dispatches. */
+#ifndef AXON_TOOLS_CLI_H
+#define AXON_TOOLS_CLI_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "axon/axon.h"
+
+extern volatile sig_atomic_t g_interrupted;
+extern bool g_quiet;
+
+void on_signal(int sig);
+/* Print "axon: error: <ax_errmsg()>" and return exit status 1. */
+int fail(int rc);
+/* Print "axon: <fmt % arg>" and a usage hint; return exit status 2. */
+int usage_error(const char *fmt, const char *arg);
+bool parse_i64(const char *s, int64_t *out);
+bool parse_f64(const char *s, double *out);
+/* "a,b,c" -> up to max integers; returns the count or -1. */
+int parse_list(const char *s, int64_t *out, int max);
+/* "a,b,c" -> up to max doubles; returns the count or -1. */
+int parse_flist(const char *s, double *out, int max);
+double mib(uint64_t b);
+/* JSON string literal of s on stdout. */
+void json_str(const char *s);
+
+/* subcommands living outside axon.c */
+int cmd_cc(int argc, char **argv);
+int cmd_affinities_from_boundary(int argc, char **argv);
+int cmd_affinities_from_labels(int argc, char **argv);
+int cmd_watershed(int argc, char **argv);
+int cmd_agglomerate(int argc, char **argv);
+int cmd_mws(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+#endif

@@ -1,0 +1,4 @@
+/* cmd_cc.c: placeholder until the subcommand lands. */
+#include <stdio.h>
+#include "cli.h"
+int cmd_cc(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "axon: not built yet\n"); return 1; }
