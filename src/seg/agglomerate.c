@@ -84,6 +84,16 @@ static inline int bin_of(float a)
     return b < 0 ? 0 : b >= NBINS ? NBINS - 1 : b;
 }
 
+static inline void add_to(estats *e, size_t i, float a, bool hist)
+{
+    uint32_t bits;
+    memcpy(&bits, &a, 4);
+    e->sum[i] += (uint64_t)llrint((double)a * FIX_SCALE);
+    e->count[i]++;
+    if (bits > e->maxbits[i]) e->maxbits[i] = bits;
+    if (hist) e->hist[i * NBINS + bin_of(a)]++;
+}
+
 /* add one voxel edge, or (other != NULL) a whole edge's statistics */
 static int estats_add(estats *e, uint64_t key, float a, const estats *other, size_t oi,
                       bool hist, size_t *out_index)
@@ -107,12 +117,7 @@ static int estats_add(estats *e, uint64_t key, float a, const estats *other, siz
         if (hist)
             for (int k = 0; k < NBINS; k++) e->hist[i * NBINS + k] += other->hist[oi * NBINS + k];
     } else {
-        uint32_t bits;
-        memcpy(&bits, &a, 4);
-        e->sum[i] += (uint64_t)llrint((double)a * FIX_SCALE);
-        e->count[i]++;
-        if (bits > e->maxbits[i]) e->maxbits[i] = bits;
-        if (hist) e->hist[i * NBINS + bin_of(a)]++;
+        add_to(e, i, a, hist);
     }
     if (out_index) *out_index = i;
     return AX_OK;
@@ -204,7 +209,8 @@ static int pass_edges(void *vctx, int64_t bi, int thread)
     if ((rc = ax__io_read_labels(&c->frag, hs, hz, f)) < 0) goto done;
     if ((rc = ax__io_read_affs(&c->aff, s, b, A)) < 0) goto done;
     estats *E = &c->tedges[thread];
-    uint64_t lf = 0, ld = 0;
+    uint64_t lf = 0, ld = 0, cp[3] = {0, 0, 0}, cq[3] = {0, 0, 0};
+    size_t ci[3] = {0, 0, 0};
     const int64_t hy = hz[2], hzs = hz[1] * hz[2];
     size_t i = 0;
     for (int64_t z = 0; z < b[0]; z++)
@@ -219,13 +225,18 @@ static int pass_edges(void *vctx, int64_t bi, int thread)
                     if (!has[d]) continue;
                     uint64_t fq = f[q[d]];
                     if (!fq || fq == fp) continue;
+                    float a = A[(size_t)d * bn + i];
+                    if (fp == cp[d] && fq == cq[d]) { /* same boundary as the last voxel */
+                        add_to(E, ci[d], a, c->hist);
+                        continue;
+                    }
                     uint64_t dp = lookup_dense(&c->dense, fp, &lf, &ld);
                     uint64_t dq = *ax__u64map_get(&c->dense, fq);
-                    if (estats_add(E, ax__pair_key(dp, dq), A[(size_t)d * bn + i], NULL, 0, c->hist,
-                                   NULL) < 0) {
+                    if (estats_add(E, ax__pair_key(dp, dq), a, NULL, 0, c->hist, &ci[d]) < 0) {
                         rc = ax__err(AX_E_NOMEM, "agglomerate: out of memory for the region graph");
                         goto done;
                     }
+                    cp[d] = fp, cq[d] = fq;
                 }
             }
 done:

@@ -230,7 +230,9 @@ static int ws_pass1(void *vctx, int64_t bi, int thread)
                 if (!B->size[l]++)
                     B->minidx[l] = (uint64_t)(((s[0] + z) * sh[1] + s[1] + y) * sh[2] + s[2] + x);
             }
-    /* region-graph edges inside the block (the lower voxel of each edge in the block) */
+    /* region-graph edges inside the block (the lower voxel of each edge in the block),
+     * with the last slot per axis cached */
+    uint64_t last_key[3] = {AX__EMPTY, AX__EMPTY, AX__EMPTY}, *last_max[3] = {NULL, NULL, NULL};
     for (int64_t z = 0; z < b[0]; z++)
         for (int64_t y = 0; y < b[1]; y++)
             for (int64_t x = 0; x < b[2]; x++) {
@@ -243,12 +245,21 @@ static int ws_pass1(void *vctx, int64_t bi, int thread)
                     if (q[d] < 0) continue;
                     uint64_t m = lab[q[d]];
                     if (!m || m == l) continue;
-                    uint64_t *slot = ax__u64map_upsert(&B->edges, ax__pair_key(l, m), 0, NULL);
-                    if (!slot) {
-                        rc = ax__err(AX_E_NOMEM, "watershed: out of memory for edges");
-                        goto done;
+                    /* runs of voxels along a boundary repeat the pair: skip the hash */
+                    uint64_t key = ax__pair_key(l, m);
+                    if (key != last_key[d]) {
+                        bool found;
+                        uint64_t *slot = ax__u64map_upsert(&B->edges, key, 0, &found);
+                        if (!slot) {
+                            rc = ax__err(AX_E_NOMEM, "watershed: out of memory for edges");
+                            goto done;
+                        }
+                        if (!found) /* an insertion may have moved every slot */
+                            last_key[0] = last_key[1] = last_key[2] = AX__EMPTY;
+                        last_key[d] = key;
+                        last_max[d] = slot;
                     }
-                    put_max(slot, A[(size_t)d * hn + (size_t)ai]);
+                    put_max(last_max[d], A[(size_t)d * hn + (size_t)ai]);
                 }
             }
     /* faces */
