@@ -17,6 +17,7 @@
 #include "error.h"
 #include "volume.h"
 #include "seg.h"
+#include "eval.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -645,7 +646,8 @@ static int convert_elems(const ax_volume *v, const void *src, ax_dtype st, void 
     }
     for (size_t i = 0; i < n; i++) {
         double x = elem_get(src, st, i);
-        if (!(x >= lo && x <= hi) || x != (double)(int64_t)x)
+        /* hi of u64 is 2^64 as a double: exclude it; floor() avoids the int64 cast's UB */
+        if (!(x >= lo && (dt == AX_DTYPE_U64 ? x < hi : x <= hi)) || x != floor(x))
             return ax__err(AX_E_RANGE, "%s: value %g cannot be read as %s (NaN, fractional "
                            "or out of range)", v->path, x, ax_dtype_name(dt));
         switch (dt) {
