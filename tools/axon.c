@@ -61,6 +61,7 @@ static void print_usage(FILE *f)
             "                               (OUT gets a _tN suffix when there are several)\n"
             "  mws AFFS OUT --offsets z,y,x;... [--attractive N] [--strides z,y,x]\n"
             "                               mutex watershed over long-range affinities\n"
+            "                               (whole volume in memory; peak RSS reported)\n"
             "  eval --seg SEG --gt GT [--json] [--ignore-gt-label L | --no-ignore] [--worst N]\n"
             "                               VOI split/merge, adapted Rand error, CREMI score,\n"
             "                               worst split and merged objects\n"

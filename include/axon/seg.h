@@ -61,15 +61,20 @@ typedef enum ax_aff_mode {
     AX_AFF_MEAN = 1 /* aff = 1 - (b_p + b_q) / 2 */
 } ax_aff_mode;
 
-/* Nearest-neighbour affinities (3 channels) from a boundary probability map b in [0,1]
- * (1 = membrane). aff holds 3 * nz*ny*nx floats. NaN or values outside [0,1] are
- * AX_E_INVALID. */
+/* Nearest-neighbour affinities (3 channels, offsets (-1,0,0), (0,-1,0), (0,0,-1)) from a
+ * boundary probability map b in [0,1] (1 = membrane), in float32 arithmetic: aff[c][p] =
+ * f(b_p, b_{p+o_c}) with f from `mode`; the first plane of channel 0, row of channel 1
+ * and column of channel 2 are 0. aff holds 3 * nz*ny*nx floats (caller-allocated). NaN
+ * or values outside [0,1] are AX_E_INVALID, the message naming the first bad voxel in
+ * raster order. A box of the volume plus one voxel below it on each axis gives the
+ * box's values exactly (block-wise use). */
 AX_API int ax_affinities_from_boundary(const float *boundary, const int64_t shape[3],
                                        ax_aff_mode mode, float *aff);
 
-/* Ground-truth affinities for any offsets: aff[c][p] = 1 when p and p + o_c are inside
- * the volume, have the same label and that label is not 0; else 0. aff holds
- * n_offsets * nz*ny*nx floats. */
+/* Ground-truth affinities for any offsets (n_offsets >= 1; long-range, positive and
+ * longer-than-the-volume offsets are all fine): aff[c][p] = 1 when p and p + o_c are
+ * inside the volume, have the same label and that label is not 0; else 0. aff holds
+ * n_offsets * nz*ny*nx floats (caller-allocated). */
 AX_API int ax_affinities_from_labels(const uint64_t *labels, const int64_t shape[3],
                                      const int64_t (*offsets)[3], int n_offsets, float *aff);
 
@@ -130,7 +135,14 @@ AX_API int ax_agglomerate_volume(ax_volume *affs, ax_volume *fragments, ax_volum
  * the rest repulsive with weight 1 - aff; edges are taken heaviest first (Kruskal), an
  * attractive edge joins two clusters unless a mutex separates them, a repulsive edge puts
  * a mutex between two clusters. strides (NULL = 1,1,1) keep only the repulsive edges
- * whose voxel coordinates are multiples of the strides. */
+ * whose voxel coordinates are multiples of the strides.
+ * aff holds n_offsets * nz*ny*nx floats as above; edges leaving the volume are skipped
+ * whatever their stored value. Equal weights are taken in edge-index order (channel,
+ * then voxel raster order; so attractive before repulsive), which makes the result
+ * deterministic. 1 <= n_attractive <= n_offsets <= 64, strides >= 1, at most 2^32 - 2
+ * voxels; a NaN in an in-volume edge is AX_E_INVALID (other values, infinities included,
+ * are weights). seg (nz*ny*nx, caller-allocated) gets labels 1..n, *n_segments (may be
+ * NULL) = n. Memory: 8 bytes per edge plus 9 per voxel plus the mutex sets. */
 AX_API int ax_mutex_watershed(const float *aff, const int64_t shape[3],
                               const int64_t (*offsets)[3], int n_offsets, int n_attractive,
                               const int64_t strides[3], uint64_t *seg, uint64_t *n_segments);
