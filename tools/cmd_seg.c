@@ -131,13 +131,13 @@ static char *threshold_path(const char *path, double t, int n)
     size_t len = strlen(path) + 40;
     char *r = malloc(len);
     if (!r) return NULL;
-    if (n == 1) {
-        snprintf(r, len, "%s", path);
-        return r;
-    }
     const char *brace = strstr(path, "{t}");
     if (brace) {
         snprintf(r, len, "%.*s%s%s", (int)(brace - path), path, ts, brace + 3);
+        return r;
+    }
+    if (n == 1) {
+        snprintf(r, len, "%s", path);
         return r;
     }
     const char *h5 = strstr(path, ".h5:");
