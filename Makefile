@@ -79,8 +79,10 @@ check: deps all
 demo: deps $(BUILD)/axon
 	@BUILD=$(BUILD) bash scripts/demo.sh
 
+# every benchmark, each side by side with its Python peer (BENCH=name runs one)
+BENCH ?= $(notdir $(patsubst %/run.sh,%,$(wildcard bench/*/run.sh)))
 bench: deps $(BUILD)/axon
-	@BUILD=$(BUILD) PYTHON=$(PYTHON) bash bench/volume_io/run.sh
+	@for b in $(BENCH); do echo "== bench/$$b"; BUILD=$(BUILD) PYTHON=$(PYTHON) bash bench/$$b/run.sh || exit 1; done
 
 clean:
 	rm -rf build build-san build-*
