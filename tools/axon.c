@@ -47,6 +47,7 @@ static void print_usage(FILE *f)
             "segmentation (labels uint64, relabelled 1..n; affinities (3|C, z, y, x) float32,\n"
             "channel c links voxel p to p + offset_c, nearest offsets -z,-y,-x):\n"
             "  cc IN OUT [--connectivity 6|18|26] [--threshold T] [--block z,y,x]\n"
+            "            [--chunks z,y,x] [--overwrite]\n"
             "                               connected components (per label, or of IN > T)\n"
             "  affinities-from-boundary IN OUT [--mode min|mean]\n"
             "                               boundary probability map -> 3-channel affinities\n"

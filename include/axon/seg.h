@@ -36,7 +36,9 @@ extern "C" {
 /* Connected components of a label volume: voxels with the same non-zero value that touch
  * (connectivity 6: faces, 18: faces + edges, 26: faces + edges + corners) are one
  * component; a binary mask is the special case of one value. out may equal in.
- * *n_components (may be NULL) receives the number of components. */
+ * *n_components (may be NULL) receives the number of components. A connectivity other than
+ * 6/18/26 or a shape entry <= 0 is AX_E_INVALID; a size that overflows, or rows of 2^31
+ * voxels or more, AX_E_RANGE. */
 AX_API int ax_cc_label(const uint64_t *in, const int64_t shape[3], int connectivity,
                        uint64_t *out, uint64_t *n_components);
 
@@ -44,13 +46,19 @@ typedef struct ax_cc_params {
     int connectivity;      /* 6 (default), 18 or 26 */
     bool use_threshold;    /* foreground = value > threshold (a binary input) */
     double threshold;      /* otherwise every distinct non-zero value is its own label */
-    int64_t block[3];      /* block shape; 0 entries: the input's chunk shape (default) */
+    int64_t block[3];      /* block shape; 0 entries (default): the input's chunk shape,
+                              doubled along axes thinner than 64 voxels and halved while a
+                              block holds more than 2^22 voxels */
 } ax_cc_params;
 
 AX_API ax_cc_params ax_cc_params_default(void);
 
 /* Block-wise connected components of a 3-d volume of any dtype into `out` (uint64, same
- * shape, created by the caller). Result equals ax_cc_label on the whole volume exactly. */
+ * shape, created by the caller, opened for writing). Result equals ax_cc_label on the whole
+ * volume exactly, for any block shape. Without use_threshold the input is read as uint64
+ * (ax_volume_read_region_as: float values must be whole numbers). p may be NULL (defaults).
+ * Memory: one block in and out per thread, ~32 bytes per block-local component, and the
+ * blocks' faces run-length coded. Blocks not aligned with out's chunks write in turn. */
 AX_API int ax_cc_volume(ax_volume *in, ax_volume *out, const ax_cc_params *p,
                         uint64_t *n_components);
 
