@@ -19,7 +19,8 @@ typedef struct ax__u64map {
 AX_HIDDEN int ax__u64map_init(ax__u64map *m, size_t expected);
 AX_HIDDEN void ax__u64map_free(ax__u64map *m);
 /* Pointer to the value of key, inserting it with value `init` if absent (*found says
- * which). NULL on OOM. The pointer is valid until the next insertion or deletion. */
+ * which). NULL on OOM. Pointers stay valid until a key is inserted or deleted (finding
+ * an existing key never moves anything). */
 AX_HIDDEN uint64_t *ax__u64map_upsert(ax__u64map *m, uint64_t key, uint64_t init, bool *found);
 /* Pointer to the value or NULL. */
 AX_HIDDEN uint64_t *ax__u64map_get(const ax__u64map *m, uint64_t key);

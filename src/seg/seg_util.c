@@ -60,14 +60,19 @@ static int grow(ax__u64map *m)
 
 uint64_t *ax__u64map_upsert(ax__u64map *m, uint64_t key, uint64_t init, bool *found)
 {
-    if ((m->size + 1) * 4 > m->cap * 3 && grow(m) < 0) return NULL;
     size_t mask = m->cap - 1, j = mix64(key) & mask;
     while (m->keys[j] != AX__EMPTY) {
-        if (m->keys[j] == key) {
+        if (m->keys[j] == key) { /* found: nothing moves, earlier pointers stay valid */
             if (found) *found = true;
             return &m->vals[j];
         }
         j = (j + 1) & mask;
+    }
+    if ((m->size + 1) * 4 > m->cap * 3) { /* grow only to insert */
+        if (grow(m) < 0) return NULL;
+        mask = m->cap - 1;
+        j = mix64(key) & mask;
+        while (m->keys[j] != AX__EMPTY) j = (j + 1) & mask;
     }
     m->keys[j] = key;
     m->vals[j] = init;
