@@ -105,6 +105,9 @@ int cmd_watershed(int argc, char **argv)
         ax_volume_close(in);
         return fail(rc);
     }
+    /* each output block is written, read back once and rewritten: a cache only costs
+     * memory */
+    if (!getenv("AX_CACHE_MB")) ax_volume_set_cache_bytes(out, 0);
     uint64_t nseg = 0;
     rc = ax_watershed_volume(in, out, &p, &nseg);
     ax_volume_close(in);
@@ -222,6 +225,7 @@ int cmd_agglomerate(int argc, char **argv)
                 goto fail_quiet;
             }
         if ((rc = create_labels(paths[i], fi, ch, overwrite, &outs[i])) < 0) goto fail;
+        if (!getenv("AX_CACHE_MB")) ax_volume_set_cache_bytes(outs[i], 0); /* written once */
     }
     rc = ax_agglomerate_volume(aff, frag, outs, &p);
     if (rc < 0) goto fail;

@@ -133,17 +133,26 @@ typedef struct agg_ctx {
     ax__u64map *tfrag;     /* per thread: fragment id -> first voxel index */
     estats *tedges;        /* per thread */
     ax__u64map dense;      /* fragment id -> dense index (sorted by id) */
+    uint32_t *table;       /* the same for ids < ntable (compact ids), or NULL */
+    uint64_t ntable;
     const uint64_t *final; /* dense -> output id, for the output pass */
     ax__io *cur_out;
     ax_progress *prog;
 } agg_ctx;
 
-static inline uint64_t lookup_dense(const ax__u64map *m, uint64_t f, uint64_t *last_f,
+/* fragment id -> dense index: a direct table when the ids are compact (watershed output
+ * is 1..n), else the hash */
+static inline uint64_t dense_of(const agg_ctx *c, uint64_t f)
+{
+    return f < c->ntable ? c->table[f] : *ax__u64map_get(&c->dense, f);
+}
+
+static inline uint64_t lookup_dense(const agg_ctx *c, uint64_t f, uint64_t *last_f,
                                     uint64_t *last_d)
 {
     if (f != *last_f) {
         *last_f = f;
-        *last_d = *ax__u64map_get(m, f);
+        *last_d = dense_of(c, f);
     }
     return *last_d;
 }
@@ -230,8 +239,8 @@ static int pass_edges(void *vctx, int64_t bi, int thread)
                         add_to(E, ci[d], a, c->hist);
                         continue;
                     }
-                    uint64_t dp = lookup_dense(&c->dense, fp, &lf, &ld);
-                    uint64_t dq = *ax__u64map_get(&c->dense, fq);
+                    uint64_t dp = lookup_dense(c, fp, &lf, &ld);
+                    uint64_t dq = dense_of(c, fq);
                     if (estats_add(E, ax__pair_key(dp, dq), a, NULL, 0, c->hist, &ci[d]) < 0) {
                         rc = ax__err(AX_E_NOMEM, "agglomerate: out of memory for the region graph");
                         goto done;
@@ -259,7 +268,7 @@ static int pass_output(void *vctx, int64_t bi, int thread)
     for (size_t i = 0; rc == AX_OK && i < bn; i++) {
         if (!f[i]) continue;
         if (f[i] != lf) {
-            ld = lookup_dense(&c->dense, f[i], &lf, &ld);
+            ld = lookup_dense(c, f[i], &lf, &ld);
             lo = c->final[ld];
         }
         f[i] = lo;
@@ -494,6 +503,13 @@ static int agg_run(agg_ctx *c)
         }
     }
     ax__u64map_free(fm);
+    if (nf && ids[nf - 1] <= 4 * nf + 1024) { /* compact ids: a direct table */
+        c->ntable = ids[nf - 1] + 1;
+        if ((c->table = ax__malloc_array((size_t)c->ntable, sizeof(uint32_t))))
+            for (uint64_t k = 0; k < nf; k++) c->table[ids[k]] = (uint32_t)k;
+        else
+            c->ntable = 0;
+    }
 
     /* region graph */
     c->prog = ax_progress_new("agglomerate: region graph", c->g.count);
@@ -629,6 +645,9 @@ done:
     free(c->tfrag);
     free(c->tedges);
     ax__u64map_free(&c->dense);
+    free(c->table);
+    c->table = NULL;
+    c->ntable = 0;
     estats_free(&E);
     if (lists) {
         for (uint64_t k = 0; k < nf; k++) free(lists[k].e);

@@ -21,6 +21,7 @@
  * uses keys that do not depend on blocks (weight, then each basin's first voxel in raster
  * order), so the result is identical for any block shape and thread count.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +52,51 @@ typedef struct ws_block {
     float *fw[3];               /* high faces: affinity to the voxel above */
 } ws_block;
 
+/* per-thread buffers, kept across blocks: fresh large allocations cost page faults */
+typedef struct ws_scratch {
+    float *A, *vmax;
+    uint8_t *flag;
+    uint32_t *par;
+    uint64_t *lab;
+    size_t hn, bn;
+} ws_scratch;
+
+static int scratch_fit(ws_scratch *S, size_t hn, size_t bn)
+{
+    if (hn > S->hn) {
+        free(S->A);
+        free(S->vmax);
+        S->A = ax__malloc_array(3 * hn, sizeof(float));
+        S->vmax = ax__malloc_array(hn, sizeof(float));
+        S->hn = S->A && S->vmax ? hn : 0;
+        if (!S->hn) return AX_E_NOMEM;
+    }
+    if (bn > S->bn) {
+        free(S->flag);
+        free(S->par);
+        free(S->lab);
+        S->flag = ax__malloc_array(bn, 1);
+        S->par = ax__malloc_array(bn, sizeof(uint32_t));
+        S->lab = ax__malloc_array(bn, sizeof(uint64_t));
+        S->bn = S->flag && S->par && S->lab ? bn : 0;
+        if (!S->bn) return AX_E_NOMEM;
+    }
+    return AX_OK;
+}
+
+static void scratch_free(ws_scratch *S)
+{
+    free(S->A);
+    free(S->vmax);
+    free(S->flag);
+    free(S->par);
+    free(S->lab);
+    memset(S, 0, sizeof *S);
+}
+
 typedef struct ws_ctx {
+    ws_scratch *scr;            /* one per thread */
+    bool need_rg;               /* size merging needs the region graph; else skip it */
     const ax_watershed_params *p;
     ax__io in, out;
     ax__grid g;
@@ -109,16 +154,14 @@ static int ws_pass1(void *vctx, int64_t bi, int thread)
     size_t hn = (size_t)(hz[0] * hz[1] * hz[2]), bn = (size_t)(b[0] * b[1] * b[2]);
     const int64_t hsy = hz[2], hsz = hz[1] * hz[2];
     ws_block *B = &c->blocks[bi];
-    float *A = ax__malloc_array(3 * hn, sizeof(float));
-    float *vmax = ax__malloc_array(hn, sizeof(float));
-    uint8_t *flag = ax__calloc(bn, 1);
-    uint32_t *par = ax__malloc_array(bn, sizeof(uint32_t));
-    uint64_t *lab = ax__malloc_array(bn, sizeof(uint64_t));
     int rc = AX_OK;
-    if (!A || !vmax || !flag || !par || !lab) {
-        rc = ax__err(AX_E_NOMEM, "watershed: out of memory for a block");
-        goto done;
-    }
+    ws_scratch *S = &c->scr[thread];
+    if (scratch_fit(S, hn, bn) < 0) return ax__err(AX_E_NOMEM, "watershed: out of memory for a block");
+    float *A = S->A, *vmax = S->vmax;
+    uint8_t *flag = S->flag;
+    uint32_t *par = S->par;
+    uint64_t *lab = S->lab;
+    memset(flag, 0, bn);
     if ((rc = ax__io_read_affs(&c->in, hs, hz, A)) < 0) goto done;
     const float *A0 = A, *A1 = A + hn, *A2 = A + 2 * hn;
 
@@ -233,7 +276,7 @@ static int ws_pass1(void *vctx, int64_t bi, int thread)
     /* region-graph edges inside the block (the lower voxel of each edge in the block),
      * with the last slot per axis cached */
     uint64_t last_key[3] = {AX__EMPTY, AX__EMPTY, AX__EMPTY}, *last_max[3] = {NULL, NULL, NULL};
-    for (int64_t z = 0; z < b[0]; z++)
+    for (int64_t z = 0; c->need_rg && z < b[0]; z++)
         for (int64_t y = 0; y < b[1]; y++)
             for (int64_t x = 0; x < b[2]; x++) {
                 int64_t i = z * bz + y * by + x;
@@ -299,12 +342,6 @@ static int ws_pass1(void *vctx, int64_t bi, int thread)
     ax__io_unlock(&c->out);
     ax_progress_add(c->prog, 1);
 done:
-    free(A);
-    free(vmax);
-    free(flag);
-    free(par);
-    free(lab);
-    (void)thread;
     return rc;
 }
 
@@ -314,8 +351,9 @@ static int ws_pass2(void *vctx, int64_t bi, int thread)
     int64_t s[3], b[3];
     ax__grid_box(&c->g, bi, s, b);
     size_t bn = (size_t)(b[0] * b[1] * b[2]);
-    uint64_t *lab = ax__malloc_array(bn, sizeof(uint64_t));
-    if (!lab) return ax__err(AX_E_NOMEM, "watershed: out of memory for a block");
+    if (scratch_fit(&c->scr[thread], 0, bn) < 0)
+        return ax__err(AX_E_NOMEM, "watershed: out of memory for a block");
+    uint64_t *lab = c->scr[thread].lab;
     const uint64_t *map = c->final_of_g + c->off[bi] - 1; /* local label l -> map[l] */
     uint32_t n = c->blocks[bi].n;
     ax__io_lock(&c->out);
@@ -327,9 +365,7 @@ static int ws_pass2(void *vctx, int64_t bi, int thread)
     }
     if (rc == AX_OK) rc = ax__io_write_labels(&c->out, s, b, lab);
     ax__io_unlock(&c->out);
-    free(lab);
     ax_progress_add(c->prog, 1);
-    (void)thread;
     return rc;
 }
 
@@ -440,7 +476,7 @@ static int ws_global(ws_ctx *c, uint64_t *n_segments)
         rc = ax__err(AX_E_NOMEM, "watershed: out of memory for the region graph");
         goto done;
     }
-    for (int64_t bi = 0; bi < g->count; bi++) {
+    for (int64_t bi = 0; c->need_rg && bi < g->count; bi++) {
         ws_block *P = &c->blocks[bi];
         for (size_t k = 0; k < P->edges.cap; k++) {
             uint64_t key = P->edges.keys[k];
@@ -552,12 +588,23 @@ static int check_params(const ax_watershed_params *p)
 static int ws_run(ws_ctx *c, uint64_t *n_segments)
 {
     int rc;
+    int nt = ax_threads_get();
+    c->need_rg = c->p->size_threshold > 0;
     c->blocks = ax__calloc((size_t)c->g.count, sizeof *c->blocks);
-    if (!c->blocks) return ax__err(AX_E_NOMEM, "watershed: out of memory");
+    c->scr = ax__calloc((size_t)nt, sizeof *c->scr);
+    if (!c->blocks || !c->scr) {
+        free(c->blocks);
+        free(c->scr);
+        return ax__err(AX_E_NOMEM, "watershed: out of memory");
+    }
     c->prog = ax_progress_new("watershed: basins", c->g.count);
+    double T0 = ax_time_now();
     rc = ax_parallel_for(c->g.count, ws_pass1, c);
     ax_progress_done(c->prog);
+    double T1 = ax_time_now();
     if (rc == AX_OK) rc = ws_global(c, n_segments);
+    double T2 = ax_time_now();
+    if (getenv("AX_WS_PROF")) fprintf(stderr, "pass1 %.3f global %.3f\n", T1 - T0, T2 - T1);
     for (int64_t i = 0; i < c->g.count; i++) {
         ax__u64map_free(&c->blocks[i].edges);
         for (int s = 0; s < 2; s++)
@@ -571,10 +618,14 @@ static int ws_run(ws_ctx *c, uint64_t *n_segments)
     }
     if (rc == AX_OK) {
         c->prog = ax_progress_new("watershed: labels", c->g.count);
+        double T3 = ax_time_now();
         rc = ax_parallel_for(c->g.count, ws_pass2, c);
         ax_progress_done(c->prog);
+        if (getenv("AX_WS_PROF")) fprintf(stderr, "pass2 %.3f\n", ax_time_now() - T3);
     }
     for (int64_t i = 0; i < c->g.count; i++) block_free(&c->blocks[i]);
+    for (int t = 0; t < nt; t++) scratch_free(&c->scr[t]);
+    free(c->scr);
     free(c->blocks);
     free(c->off);
     free(c->final_of_g);
