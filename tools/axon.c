@@ -337,7 +337,6 @@ static int cmd_convert(int argc, char **argv)
     for (int64_t b = 0; b < total && rc == AX_OK; b++) {
         if (g_interrupted) {
             rc = AX_E_INTERRUPTED;
-            fprintf(stderr, "\naxon: interrupted: %s was not written\n", out_path);
             break;
         }
         int64_t r = b, bs[AX_MAX_DIMS], bz[AX_MAX_DIMS], os[AX_MAX_DIMS];
@@ -359,6 +358,7 @@ static int cmd_convert(int argc, char **argv)
     free(buf);
     if (rc < 0) {
         if (rc != AX_E_INTERRUPTED) fail(rc);
+        else fprintf(stderr, "\naxon: interrupted: %s was not written\n", out_path);
         ax_volume_abort(out);
         ax_volume_close(in);
         return rc == AX_E_INTERRUPTED ? 130 : 1;

@@ -14,6 +14,7 @@ void on_signal(int sig)
 {
     (void)sig;
     g_interrupted = 1;
+    ax_interrupt(); /* running library work stops between blocks */
 }
 
 int fail(int rc)

@@ -5,6 +5,7 @@
  * volumes built under a temporary name and renamed into place when complete; an
  * interrupted run leaves nothing that looks finished.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,11 +110,15 @@ int cmd_watershed(int argc, char **argv)
      * memory */
     if (!getenv("AX_CACHE_MB")) ax_volume_set_cache_bytes(out, 0);
     uint64_t nseg = 0;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     rc = ax_watershed_volume(in, out, &p, &nseg);
     ax_volume_close(in);
-    if (rc < 0) {
+    if (rc < 0 || g_interrupted) {
         ax_volume_abort(out);
-        return fail(rc);
+        if (rc != AX_E_INTERRUPTED && !g_interrupted) return fail(rc);
+        fprintf(stderr, "\naxon: interrupted: %s was not written\n", out_path);
+        return 130;
     }
     if ((rc = ax_volume_close(out)) < 0) return fail(rc);
     if (!g_quiet)
@@ -227,7 +232,19 @@ int cmd_agglomerate(int argc, char **argv)
         if ((rc = create_labels(paths[i], fi, ch, overwrite, &outs[i])) < 0) goto fail;
         if (!getenv("AX_CACHE_MB")) ax_volume_set_cache_bytes(outs[i], 0); /* written once */
     }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     rc = ax_agglomerate_volume(aff, frag, outs, &p);
+    if (rc == AX_E_INTERRUPTED || g_interrupted) {
+        fprintf(stderr, "\naxon: interrupted: %s was not written\n", out_path);
+        for (int i = 0; i < nth; i++) {
+            ax_volume_abort(outs[i]);
+            free(paths[i]);
+        }
+        ax_volume_close(aff);
+        ax_volume_close(frag);
+        return 130;
+    }
     if (rc < 0) goto fail;
     for (int i = 0; i < nth; i++) {
         int r2 = ax_volume_close(outs[i]);

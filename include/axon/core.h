@@ -35,6 +35,14 @@ typedef int (*ax_task_fn)(void *ctx, int64_t i, int thread);
  * becomes this thread's ax_errmsg()), or AX_OK. */
 AX_API int ax_parallel_for(int64_t n, ax_task_fn fn, void *ctx);
 
+/* Ask running library work to stop: ax_parallel_for() hands out no further tasks and
+ * returns AX_E_INTERRUPTED, so block-wise operations (convert, cc, watershed, ...) stop
+ * between blocks and fail cleanly (their outputs are not committed). Async-signal-safe:
+ * meant for a SIGINT handler. The request holds until ax_interrupt_clear(). */
+AX_API void ax_interrupt(void);
+AX_API void ax_interrupt_clear(void);
+AX_API bool ax_interrupt_requested(void);
+
 /* ---- CPU features and SIMD dispatch ----------------------------------------------- */
 
 enum ax_cpu_feature {

@@ -48,6 +48,19 @@ static struct {
        .idle = PTHREAD_COND_INITIALIZER,
        .submit = PTHREAD_MUTEX_INITIALIZER};
 
+/* a lock-free atomic: safe to store from a signal handler */
+static atomic_int g_stop;
+
+void ax_interrupt(void) { atomic_store(&g_stop, 1); }
+void ax_interrupt_clear(void) { atomic_store(&g_stop, 0); }
+bool ax_interrupt_requested(void) { return atomic_load(&g_stop) != 0; }
+
+static int run_one(ax_task_fn fn, void *ctx, int64_t i, int slot)
+{
+    if (atomic_load(&g_stop)) return ax__err(AX_E_INTERRUPTED, "interrupted");
+    return fn(ctx, i, slot);
+}
+
 static _Thread_local bool tls_in_parallel;
 static _Thread_local int tls_slot;
 
@@ -59,7 +72,7 @@ static void run_tasks(job *j, int slot)
         if (atomic_load(&j->err) != AX_OK) return;
         int64_t i = atomic_fetch_add(&j->next, 1);
         if (i >= j->n) return;
-        int rc = j->fn(j->ctx, i, slot);
+        int rc = run_one(j->fn, j->ctx, i, slot);
         if (rc < 0) {
             pthread_mutex_lock(&j->errlock);
             if (atomic_load(&j->err) == AX_OK) {
@@ -177,7 +190,7 @@ static int run_serial(int64_t n, ax_task_fn fn, void *ctx)
 {
     int slot = tls_in_parallel ? tls_slot : 0;
     for (int64_t i = 0; i < n; i++) {
-        int rc = fn(ctx, i, slot);
+        int rc = run_one(fn, ctx, i, slot);
         if (rc < 0) return rc;
     }
     return AX_OK;

@@ -266,8 +266,28 @@ static void test_volume_errors(void)
     ax_volume_abort(ov);
 }
 
+/* an interrupt request stops the work between blocks with AX_E_INTERRUPTED */
+static void test_interrupt(void)
+{
+    const int64_t sh[3] = {20, 30, 40};
+    size_t n = (size_t)(sh[0] * sh[1] * sh[2]);
+    float *aff = calloc(3 * n, sizeof *aff);
+    uint64_t *seg = malloc(n * 8);
+    ax_watershed_params p = ax_watershed_params_default();
+    p.block[0] = p.block[1] = p.block[2] = 8;
+    ax_interrupt();
+    CHECK(ax_interrupt_requested());
+    CHECK_ERR(ax_watershed(aff, sh, &p, seg, NULL), AX_E_INTERRUPTED, "interrupted");
+    ax_interrupt_clear();
+    CHECK(!ax_interrupt_requested());
+    CHECK_OK(ax_watershed(aff, sh, &p, seg, NULL));
+    free(aff);
+    free(seg);
+}
+
 int main(void)
 {
+    RUN(test_interrupt);
     RUN(test_line_basins);
     RUN(test_plateau_division);
     RUN(test_bad_input);
