@@ -33,6 +33,17 @@ AX_HIDDEN int ax__err_prefix(int code, const char *fmt, ...) AX_PRINTF(2, 3);
 AX_HIDDEN void ax__err_copy(char *dst, size_t n);
 AX_HIDDEN void ax__err_set_raw(const char *msg);
 
+/* 64-bit finaliser of MurmurHash3: spreads keys for the open-addressing hash tables */
+static inline uint64_t ax__mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
 /* ---- allocation with overflow checks ---------------------------------------------- */
 /* n*size overflow => NULL. */
 AX_HIDDEN void *ax__malloc_array(size_t n, size_t size);

@@ -56,19 +56,10 @@ enum { MIN_CAP = 256 };
 
 /* ---- the hash --------------------------------------------------------------------- */
 
-static inline uint64_t mix64(uint64_t z)
-{
-    z ^= z >> 33;
-    z *= 0xff51afd7ed558ccdull;
-    z ^= z >> 33;
-    z *= 0xc4ceb9fe1a85ec53ull;
-    z ^= z >> 33;
-    return z;
-}
 
 static inline size_t slot_of(uint64_t s, uint64_t g, size_t mask)
 {
-    return (size_t)(mix64(s * 0x9E3779B97F4A7C15ull + mix64(g ^ 0x632BE59BD9B4E019ull)) & mask);
+    return (size_t)(ax__mix64(s * 0x9E3779B97F4A7C15ull + ax__mix64(g ^ 0x632BE59BD9B4E019ull)) & mask);
 }
 
 /* add n to (s, g); the caller made room */

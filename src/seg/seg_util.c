@@ -5,15 +5,6 @@
 
 #include "seg/seg_int.h"
 
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 int ax__u64map_init(ax__u64map *m, size_t expected)
 {
@@ -47,7 +38,7 @@ static int grow(ax__u64map *m)
     for (size_t i = 0; i < m->cap; i++) {
         uint64_t k = m->keys[i];
         if (k == AX__EMPTY) continue;
-        size_t j = mix64(k) & (n.cap - 1);
+        size_t j = ax__mix64(k) & (n.cap - 1);
         while (n.keys[j] != AX__EMPTY) j = (j + 1) & (n.cap - 1);
         n.keys[j] = k;
         n.vals[j] = m->vals[i];
@@ -60,7 +51,7 @@ static int grow(ax__u64map *m)
 
 uint64_t *ax__u64map_upsert(ax__u64map *m, uint64_t key, uint64_t init, bool *found)
 {
-    size_t mask = m->cap - 1, j = mix64(key) & mask;
+    size_t mask = m->cap - 1, j = ax__mix64(key) & mask;
     while (m->keys[j] != AX__EMPTY) {
         if (m->keys[j] == key) { /* found: nothing moves, earlier pointers stay valid */
             if (found) *found = true;
@@ -71,7 +62,7 @@ uint64_t *ax__u64map_upsert(ax__u64map *m, uint64_t key, uint64_t init, bool *fo
     if ((m->size + 1) * 4 > m->cap * 3) { /* grow only to insert */
         if (grow(m) < 0) return NULL;
         mask = m->cap - 1;
-        j = mix64(key) & mask;
+        j = ax__mix64(key) & mask;
         while (m->keys[j] != AX__EMPTY) j = (j + 1) & mask;
     }
     m->keys[j] = key;
@@ -83,7 +74,7 @@ uint64_t *ax__u64map_upsert(ax__u64map *m, uint64_t key, uint64_t init, bool *fo
 
 uint64_t *ax__u64map_get(const ax__u64map *m, uint64_t key)
 {
-    size_t mask = m->cap - 1, j = mix64(key) & mask;
+    size_t mask = m->cap - 1, j = ax__mix64(key) & mask;
     while (m->keys[j] != AX__EMPTY) {
         if (m->keys[j] == key) return &m->vals[j];
         j = (j + 1) & mask;
@@ -93,7 +84,7 @@ uint64_t *ax__u64map_get(const ax__u64map *m, uint64_t key)
 
 bool ax__u64map_del(ax__u64map *m, uint64_t key)
 {
-    size_t mask = m->cap - 1, j = mix64(key) & mask;
+    size_t mask = m->cap - 1, j = ax__mix64(key) & mask;
     while (m->keys[j] != AX__EMPTY && m->keys[j] != key) j = (j + 1) & mask;
     if (m->keys[j] == AX__EMPTY) return false;
     /* backward-shift: pull later entries of the probe run into the hole */
@@ -102,7 +93,7 @@ bool ax__u64map_del(ax__u64map *m, uint64_t key)
         j = (j + 1) & mask;
         uint64_t k = m->keys[j];
         if (k == AX__EMPTY) break;
-        size_t home = mix64(k) & mask;
+        size_t home = ax__mix64(k) & mask;
         /* k may move to the hole if its home is not cyclically in (hole, j] */
         bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (stays) continue;
