@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "seg/seg_int.h"
 
 #if defined(AX_HAVE_AVX2) && defined(__GNUC__)
 #include <immintrin.h>
@@ -304,20 +305,12 @@ static int rows_reserve_runs(cc_rows *L, size_t need, bool with_vals)
     return rc;
 }
 
-static inline uint32_t uf_find(uint32_t *p, uint32_t x)
-{
-    while (p[x] != x) {
-        p[x] = p[p[x]];
-        x = p[x];
-    }
-    return x;
-}
 
 /* the smaller root becomes the parent: roots stay raster-first */
 static inline void uf_union(uint32_t *p, uint32_t a, uint32_t b)
 {
-    a = uf_find(p, a);
-    b = uf_find(p, b);
+    a = ax__uf_find32(p, a);
+    b = ax__uf_find32(p, b);
     if (a < b) p[b] = a;
     else if (b < a) p[a] = b;
 }
