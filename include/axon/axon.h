@@ -18,6 +18,7 @@
 #include "volume.h"
 #include "seg.h"
 #include "eval.h"
+#include "nn.h"
 
 #ifdef __cplusplus
 extern "C" {
