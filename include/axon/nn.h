@@ -34,6 +34,15 @@ AX_API int ax_net_load(const char *path, ax_net **out);
  * pairs (may be NULL/0) are stored alongside, e.g. training provenance. */
 AX_API int ax_net_save(const ax_net *net, const char *path, const char *const *meta_keys,
                        const char *const *meta_values, int n_meta);
+/* As ax_net_save(), plus the optimiser state (Adam moments and step count), so training
+ * resumes exactly where it stopped (ax_net_load() restores it when present). */
+AX_API int ax_net_save_checkpoint(const ax_net *net, const char *path,
+                                  const char *const *meta_keys, const char *const *meta_values,
+                                  int n_meta);
+/* A metadata value stored with a loaded network (NULL when absent); owned by net. */
+AX_API const char *ax_net_meta(const ax_net *net, const char *key);
+/* Number of optimiser steps taken so far (restored from a checkpoint). */
+AX_API int64_t ax_net_steps(const ax_net *net);
 AX_API void ax_net_free(ax_net *net);
 
 /* The normalised JSON description (all defaults filled in); owned by net. */
@@ -46,6 +55,8 @@ AX_API int ax_net_output_shape(const ax_net *net, const int64_t in[3], int64_t o
 /* The smallest input shape whose output covers at least `out_min` voxels per axis. */
 AX_API int ax_net_input_for_output(const ax_net *net, const int64_t out_min[3], int64_t in[3],
                                    int64_t out[3]);
+/* Bytes of activations (and gradients when train) a pass over this input shape needs. */
+AX_API uint64_t ax_net_memory_bytes(const ax_net *net, const int64_t in[3], int train);
 /* FLOPs (multiply + add = 2) of one forward pass for this input shape. */
 AX_API double ax_net_forward_flops(const ax_net *net, const int64_t in[3]);
 
