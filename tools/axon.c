@@ -66,6 +66,12 @@ static void print_usage(FILE *f)
             "  eval --seg SEG --gt GT [--json] [--ignore-gt-label L | --no-ignore] [--worst N]\n"
             "                               VOI split/merge, adapted Rand error, CREMI score,\n"
             "                               worst split and merged objects\n"
+            "  train --config unet.json --raw VOL --labels VOL --out M.safetensors [...]\n"
+            "                               train a 3D U-Net (affinities or a mask; see\n"
+            "                               axon train --help)\n"
+            "  predict --model M.safetensors RAW OUT [--block z,y,x]\n"
+            "                               block-wise inference into a (C, z, y, x) volume\n"
+            "  model-info M.safetensors     a model's description and training record (JSON)\n"
             "\n"
             "volumes: x.h5:dataset  x.zarr[:array]  x.n5[:dataset]  x.tif  dir/ (TIFF slices)\n"
             "         x.precomputed (or precomputed://dir); prefixes zarr: n5: h5: tiff: tiffdir:\n"
@@ -650,6 +656,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "agglomerate")) return cmd_agglomerate(n, rest);
     if (!strcmp(cmd, "mws")) return cmd_mws(n, rest);
     if (!strcmp(cmd, "eval")) return cmd_eval(n, rest);
+    if (!strcmp(cmd, "train")) return cmd_train(n, rest);
+    if (!strcmp(cmd, "predict")) return cmd_predict(n, rest);
+    if (!strcmp(cmd, "model-info")) return cmd_model_info(n, rest);
     if (!strcmp(cmd, "version")) return cmd_version();
     if (!strcmp(cmd, "help")) {
         print_usage(stdout);
