@@ -1,7 +1,7 @@
 /* cmd_nn.c: `axon train`, `axon predict`, `axon model-info`: the CNN step of the pipeline.
  *
- * Raw EM is fed to the network as float32: uint8 as value/255, uint16 as value/65535,
- * float32 unchanged. A valid-padded network's output voxel (0,0,0) sits at input voxel
+ * Raw EM is fed to the network as float32: uint8 as value/127.5 - 1, uint16 as
+ * value/32767.5 - 1 (both onto [-1, 1]), float32 unchanged. A valid-padded network's output voxel (0,0,0) sits at input voxel
  * (I - O)/2 (I, O: input and output tile shapes), so tiles of output laid side by side cover
  * the volume without seams; beyond the volume the input is mirrored. Training targets use
  * the same alignment, so what `predict` writes is what `train` taught.
@@ -33,7 +33,9 @@ static int read_raw(ax_volume *v, const char *path, const int64_t start[3], cons
                     float *out)
 {
     const ax_volume_info *ii = ax_volume_get_info(v);
-    double scale = ii->dtype == AX_DTYPE_U8 ? 1.0 / 255 : ii->dtype == AX_DTYPE_U16 ? 1.0 / 65535 : 1.0;
+    /* integers to [-1, 1]: zero-centred inputs train faster than [0, 1] */
+    double scale = ii->dtype == AX_DTYPE_U8 ? 2.0 / 255 : ii->dtype == AX_DTYPE_U16 ? 2.0 / 65535 : 1.0;
+    double shift = ii->dtype == AX_DTYPE_U8 || ii->dtype == AX_DTYPE_U16 ? -1.0 : 0.0;
     int rc = ax_volume_read_region_as(v, start, size, AX_DTYPE_F32, out);
     if (rc) return rc;
     int64_t n = vox(size);
@@ -42,7 +44,7 @@ static int read_raw(ax_volume *v, const char *path, const int64_t start[3], cons
             fprintf(stderr, "axon: error: %s: raw value %g is not finite\n", path, (double)out[i]);
             return AX_E_INVALID;
         }
-        out[i] = (float)(out[i] * scale);
+        out[i] = (float)(out[i] * scale + shift);
     }
     return AX_OK;
 }

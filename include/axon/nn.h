@@ -24,8 +24,8 @@ extern "C" {
 
 typedef struct ax_net ax_net;
 
-/* Build a network from its JSON description (text, not a path). Parameters start at the
- * PyTorch default initialisation drawn from `seed`. */
+/* Build a network from its JSON description (text, not a path). Weights start He-uniform
+ * (bound sqrt(6 / fan_in), drawn from `seed`), biases at 0, norm scales at 1. */
 AX_API int ax_net_create(const char *config_json, uint64_t seed, ax_net **out);
 /* Load a network saved by ax_net_save() (or by the PyTorch reference): safetensors with the
  * JSON description under __metadata__["axon.config"]. */
