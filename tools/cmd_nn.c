@@ -24,6 +24,7 @@ typedef struct {
     float *raw;         /* [D][H][W], normalised */
     uint64_t *lab;      /* [D][H][W] labels (NULL for predict) */
     int64_t shape[3];
+    bool invert;        /* mask target from label == 0 (--labels-invert) */
 } dataset;
 
 static int64_t vox(const int64_t s[3]) { return s[0] * s[1] * s[2]; }
@@ -228,7 +229,7 @@ static void make_targets(const target_spec *ts, const dataset *ds, const aug *a,
             uint64_t l = ds->lab[(v[0] * ds->shape[1] + v[1]) * ds->shape[2] + v[2]];
             float t, wt = 1.0f;
             if (!ts->affinities) {
-                t = (l != 0) != ts->invert ? 1.0f : 0.0f;
+                t = (l != 0) != (ts->invert != ds->invert) ? 1.0f : 0.0f;
             } else {
                 /* the neighbour is taken in patch coordinates, so flips turn the labels, not
                  * the offsets, as augmenting the labels before making affinities would */
@@ -356,6 +357,7 @@ static const char TRAIN_USAGE[] =
     "                  --out model.safetensors [options]\n"
     "  --target affinities|mask  affinities from label ids (default), or a mask (label != 0)\n"
     "  --invert                  mask target: learn label == 0 instead\n"
+    "  --labels-invert VOL       as --labels, inverting the mask for this volume only\n"
     "  --offsets 'z,y,x;...'     affinity offsets (default -1,0,0;0,-1,0;0,0,-1)\n"
     "  --iterations N            total iterations (default 1000)\n"
     "  --lr F                    Adam learning rate (default 1e-4)\n"
@@ -372,6 +374,7 @@ int cmd_train(int argc, char **argv)
 {
     const char *config_path = NULL, *out_path = NULL, *offsets_s = NULL, *target_s = "affinities";
     const char *raws[8], *labs[8];
+    bool lab_inv[8] = {false};
     int n_raw = 0, n_lab = 0;
     int64_t iters = 1000, patch[3] = {8, 32, 32}, val_every = 500, ckpt_every = 100, seed = 1;
     int64_t vz[2] = {0, 0};
@@ -391,7 +394,11 @@ int cmd_train(int argc, char **argv)
         if (!strcmp(a, "--config")) config_path = v;
         else if (!strcmp(a, "--out")) out_path = v;
         else if (!strcmp(a, "--raw")) { if (n_raw == 8) return usage_error("train: at most 8 %s", a); raws[n_raw++] = v; }
-        else if (!strcmp(a, "--labels")) { if (n_lab == 8) return usage_error("train: at most 8 %s", a); labs[n_lab++] = v; }
+        else if (!strcmp(a, "--labels") || !strcmp(a, "--labels-invert")) {
+            if (n_lab == 8) return usage_error("train: at most 8 %s", a);
+            lab_inv[n_lab] = !strcmp(a, "--labels-invert");
+            labs[n_lab++] = v;
+        }
         else if (!strcmp(a, "--target")) target_s = v;
         else if (!strcmp(a, "--offsets")) offsets_s = v;
         else if (!strcmp(a, "--iterations")) { if (!parse_i64(v, &iters) || iters < 1) return usage_error("train: bad --iterations '%s'", v); }
@@ -469,7 +476,7 @@ int cmd_train(int argc, char **argv)
     int ret = 1;
     float *in = NULL, *tgt = NULL, *w = NULL;
     for (int k = 0; k < n_raw; k++) {
-        ds[k].raw_path = raws[k], ds[k].lab_path = labs[k];
+        ds[k].raw_path = raws[k], ds[k].lab_path = labs[k], ds[k].invert = lab_inv[k];
         if (load_dataset(&ds[k])) goto done;
     }
     tiling t;
