@@ -272,7 +272,45 @@ static int64_t rng_int(uint64_t *s, int64_t n) { return n <= 1 ? 0 : (int64_t)(r
 typedef struct {
     double loss, acc, f1; /* unweighted BCE, accuracy at 0.5, F1 of the boundary class */
     int64_t n;
+    /* nearest-neighbour affinities only: the pipeline's own score, watershed + mean
+     * agglomeration at the best of a few thresholds against the labels (NaN otherwise) */
+    double voi_split, voi_merge, arand, threshold;
 } val_score;
+
+/* watershed + agglomeration of predicted affinities against the slab's labels */
+static int segment_score(const float *aff, const int64_t shape[3], const uint64_t *gt, val_score *vs)
+{
+    static const double TH[] = {0.1, 0.3, 0.5, 0.7, 0.9};
+    enum { NT = sizeof TH / sizeof TH[0] };
+    int64_t n = vox(shape);
+    uint64_t *frag = malloc((size_t)n * sizeof *frag), *segs[NT] = {NULL}, nseg;
+    int rc = frag ? AX_OK : AX_E_NOMEM;
+    for (int i = 0; i < NT && !rc; i++)
+        if (!(segs[i] = malloc((size_t)n * sizeof(uint64_t)))) rc = AX_E_NOMEM;
+    ax_watershed_params wp = ax_watershed_params_default();
+    if (!rc) rc = ax_watershed(aff, shape, &wp, frag, &nseg);
+    ax_agglomerate_params ap = ax_agglomerate_params_default();
+    ap.merge_function = AX_MERGE_MEAN;
+    ap.thresholds = TH;
+    ap.n_thresholds = NT;
+    if (!rc) rc = ax_agglomerate(aff, frag, shape, &ap, segs);
+    ax_eval_params ep = ax_eval_params_default();
+    ep.worst = 0;
+    vs->voi_split = vs->voi_merge = vs->arand = vs->threshold = NAN;
+    for (int i = 0; i < NT && !rc; i++) {
+        ax_eval_result r;
+        memset(&r, 0, sizeof r);
+        if ((rc = ax_eval_arrays(segs[i], gt, (size_t)n, &ep, &r))) break;
+        if (isnan(vs->voi_split) || r.voi_split + r.voi_merge < vs->voi_split + vs->voi_merge) {
+            vs->voi_split = r.voi_split, vs->voi_merge = r.voi_merge, vs->arand = r.arand;
+            vs->threshold = TH[i];
+        }
+        ax_eval_result_clear(&r);
+    }
+    free(frag);
+    for (int i = 0; i < NT; i++) free(segs[i]);
+    return rc;
+}
 
 /* Predict the validation slab and score it against its targets (no augmentation). For
  * affinities the boundary class is "not connected" (target 0); for a mask it is the mask. */
@@ -300,6 +338,10 @@ static int validate(ax_net *net, const tiling *t, const dataset *ds, const targe
         }
         vs->loss = l / fmax(n, 1), vs->acc = ok / fmax(n, 1), vs->f1 = 2 * tp / fmax(2 * tp + fp + fn, 1);
         vs->n = (int64_t)n;
+        static const int64_t NEAR[3][3] = {{-1, 0, 0}, {0, -1, 0}, {0, 0, -1}};
+        vs->voi_split = vs->voi_merge = vs->arand = vs->threshold = NAN;
+        if (ts->affinities && ts->n_off == 3 && !memcmp(ts->off, NEAR, sizeof NEAR))
+            rc = segment_score(p, on, ds->lab + vz[0] * ds->shape[1] * ds->shape[2], vs);
     }
     free(p);
     free(tg);
@@ -532,7 +574,7 @@ int cmd_train(int argc, char **argv)
     op.lr = lr;
     double ema = NAN, t0 = ax_time_now(), tlast = t0;
     int64_t last_print = it0;
-    val_score vs = {NAN, NAN, NAN, 0};
+    val_score vs = {NAN, NAN, NAN, 0, NAN, NAN, NAN, NAN};
     bool tty = isatty(2);
     for (int64_t it = it0; it < iters; it++) {
         if (g_interrupted) {
@@ -585,9 +627,14 @@ int cmd_train(int argc, char **argv)
                 fail(rc);
                 goto done;
             }
-            if (!g_quiet)
-                fprintf(stderr, "%saxon train: validation z%lld-%lld at it %lld: BCE %.4f  accuracy %.4f  boundary F1 %.4f\n",
+            if (!g_quiet) {
+                fprintf(stderr, "%saxon train: validation z%lld-%lld at it %lld: BCE %.4f  accuracy %.4f  boundary F1 %.4f",
                         tty ? "\n" : "", (long long)vz[0], (long long)vz[1], (long long)(it + 1), vs.loss, vs.acc, vs.f1);
+                if (!isnan(vs.voi_split))
+                    fprintf(stderr, "  VOI %.3f (split %.3f, merge %.3f) ARAND %.4f at threshold %.1f",
+                            vs.voi_split + vs.voi_merge, vs.voi_split, vs.voi_merge, vs.arand, vs.threshold);
+                fputc('\n', stderr);
+            }
         }
         if ((it + 1) % ckpt_every == 0 || last) {
             char s_it[32], s_rng[32];
@@ -602,12 +649,19 @@ int cmd_train(int argc, char **argv)
     }
     {
         /* the model, with how it was made */
-        char cmdline[2048] = "axon train", s_it[32], s_val[256], s_sec[32], s_off[1024] = "";
+        char cmdline[2048] = "axon train", s_it[32], s_val[512], s_sec[32], s_off[1024] = "";
         for (int i = 0; i < argc; i++)
             snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), " %s", argv[i]);
         snprintf(s_it, sizeof s_it, "%lld", (long long)iters);
         snprintf(s_sec, sizeof s_sec, "%.1f", ax_time_now() - t0);
-        if (have_val)
+        if (have_val && !isnan(vs.voi_split))
+            snprintf(s_val, sizeof s_val,
+                     "{\"slab_z\":[%lld,%lld],\"bce\":%.5f,\"accuracy\":%.5f,\"boundary_f1\":%.5f,"
+                     "\"voi_split\":%.4f,\"voi_merge\":%.4f,\"arand\":%.5f,\"agglomeration_threshold\":%.1f,"
+                     "\"segmentation\":\"axon watershed (defaults) + agglomerate --merge-function mean\"}",
+                     (long long)vz[0], (long long)vz[1], vs.loss, vs.acc, vs.f1, vs.voi_split, vs.voi_merge, vs.arand,
+                     vs.threshold);
+        else if (have_val)
             snprintf(s_val, sizeof s_val, "{\"slab_z\":[%lld,%lld],\"bce\":%.5f,\"accuracy\":%.5f,\"boundary_f1\":%.5f}",
                      (long long)vz[0], (long long)vz[1], vs.loss, vs.acc, vs.f1);
         else
