@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config
   zlib1g-dev libdeflate-dev libzstd-dev libblosc-dev libtiff-dev libhdf5-dev libpng-dev libjansson-dev
-  python3 python3-numpy python3-h5py python3-zarr python3-numcodecs python3-tifffile python3-scipy python3-skimage
+  python3 python3-numpy python3-h5py python3-zarr python3-numcodecs python3-tifffile python3-scipy python3-skimage python3-torch
 )
 
 missing=()

@@ -201,9 +201,22 @@ typedef struct {
     int64_t s[3];     /* volume start of the (un-augmented) box */
     int64_t n[3];     /* box size in patch coordinates */
     bool flip[3], swap;
+    const float *edy, *edx; /* elastic displacement over the patch's (y, x), or NULL */
+    int64_t vol[3];   /* the volume's shape (clamping under elastic) */
 } aug;
 
-static void to_volume(const aug *a, const int64_t q[3], int64_t v[3])
+/* the augmentation's smooth in-plane displacement at patch (y, x), clamped to its field */
+static void displacement(const aug *a, int64_t y, int64_t x, double *dy, double *dx)
+{
+    y = y < 0 ? 0 : y >= a->n[1] ? a->n[1] - 1 : y;
+    x = x < 0 ? 0 : x >= a->n[2] ? a->n[2] - 1 : x;
+    *dy = a->edy[y * a->n[2] + x];
+    *dx = a->edx[y * a->n[2] + x];
+}
+
+/* volume position of patch voxel q: flips and swap, then the elastic displacement (when
+ * there is one), clamped into the volume. Fractional in y and x with elastic. */
+static void to_volume_f(const aug *a, const int64_t q[3], double v[3])
 {
     int64_t p[3] = {q[0], q[1], q[2]}, sz[3] = {a->n[0], a->n[1], a->n[2]};
     if (a->swap) {
@@ -211,7 +224,68 @@ static void to_volume(const aug *a, const int64_t q[3], int64_t v[3])
         p[1] = p[2], p[2] = t;
         t = sz[1], sz[1] = sz[2], sz[2] = t;
     }
-    for (int d = 0; d < 3; d++) v[d] = a->s[d] + (a->flip[d] ? sz[d] - 1 - p[d] : p[d]);
+    for (int d = 0; d < 3; d++) v[d] = (double)(a->s[d] + (a->flip[d] ? sz[d] - 1 - p[d] : p[d]));
+    if (a->edy) {
+        double dy, dx;
+        displacement(a, q[1], q[2], &dy, &dx);
+        v[1] += dy, v[2] += dx;
+        for (int d = 1; d < 3; d++) v[d] = v[d] < 0 ? 0 : v[d] > a->vol[d] - 1 ? (double)(a->vol[d] - 1) : v[d];
+    }
+}
+
+/* nearest voxel (labels) */
+static void to_volume(const aug *a, const int64_t q[3], int64_t v[3])
+{
+    double f[3];
+    to_volume_f(a, q, f);
+    for (int d = 0; d < 3; d++) v[d] = (int64_t)floor(f[d] + 0.5);
+}
+
+/* raw at patch voxel q: bilinear in y and x under an elastic displacement */
+static float raw_at(const dataset *ds, const aug *a, const int64_t q[3])
+{
+    double f[3];
+    to_volume_f(a, q, f);
+    const int64_t H = ds->shape[1], W = ds->shape[2], z = (int64_t)f[0];
+    int64_t y0 = (int64_t)floor(f[1]), x0 = (int64_t)floor(f[2]);
+    double wy = f[1] - (double)y0, wx = f[2] - (double)x0;
+    int64_t y1 = y0 + 1 < H ? y0 + 1 : y0, x1 = x0 + 1 < W ? x0 + 1 : x0;
+    const float *r = ds->raw + z * H * W;
+    return (float)((1 - wy) * ((1 - wx) * r[y0 * W + x0] + wx * r[y0 * W + x1]) +
+                   wy * ((1 - wx) * r[y1 * W + x0] + wx * r[y1 * W + x1]));
+}
+
+/* A smooth random in-plane displacement field over the patch: Gaussian offsets of
+ * standard deviation sigma on a control grid every `step` voxels, bilinearly
+ * interpolated (the elastic augmentation of the U-Net paper, simplified). */
+static double rng_unit(uint64_t *s);
+static void make_elastic(aug *a, double sigma, int64_t step, uint64_t *rng, float *dy, float *dx)
+{
+    int64_t gh = a->n[1] / step + 2, gw = a->n[2] / step + 2;
+    double g[2][64][64];
+    if (gh > 64) gh = 64;
+    if (gw > 64) gw = 64;
+    for (int c = 0; c < 2; c++)
+        for (int64_t i = 0; i < gh; i++)
+            for (int64_t j = 0; j < gw; j++) { /* Box-Muller */
+                double u1 = rng_unit(rng) + 1e-12, u2 = rng_unit(rng);
+                g[c][i][j] = sigma * sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+            }
+    for (int64_t y = 0; y < a->n[1]; y++)
+        for (int64_t x = 0; x < a->n[2]; x++) {
+            double fy = (double)y / (double)step, fx = (double)x / (double)step;
+            int64_t i = (int64_t)fy, j = (int64_t)fx;
+            if (i > gh - 2) i = gh - 2;
+            if (j > gw - 2) j = gw - 2;
+            double wy = fy - (double)i, wx = fx - (double)j;
+            for (int c = 0; c < 2; c++) {
+                double v = (1 - wy) * ((1 - wx) * g[c][i][j] + wx * g[c][i][j + 1]) +
+                           wy * ((1 - wx) * g[c][i + 1][j] + wx * g[c][i + 1][j + 1]);
+                (c ? dx : dy)[y * a->n[2] + x] = (float)v;
+            }
+        }
+    a->edy = dy;
+    a->edx = dx;
 }
 
 /* targets for the output box: patch coordinates ctx + [0, O) under augmentation a */
@@ -323,7 +397,8 @@ static int validate(ax_net *net, const tiling *t, const dataset *ds, const targe
           *w = malloc((size_t)N * (size_t)C * sizeof(float));
     int rc = p && tg && w ? predict_memory(net, t, ds, os, on, p) : AX_E_NOMEM;
     if (!rc) {
-        aug a = {{os[0], os[1], os[2]}, {on[0], on[1], on[2]}, {false, false, false}, false};
+        aug a = {{os[0], os[1], os[2]}, {on[0], on[1], on[2]}, {false, false, false}, false, NULL, NULL,
+                 {ds->shape[0], ds->shape[1], ds->shape[2]}};
         int64_t zero[3] = {0, 0, 0};
         make_targets(ts, ds, &a, zero, on, tg, w, false);
         double l = 0, ok = 0, tp = 0, fp = 0, fn = 0, n = 0;
@@ -410,6 +485,8 @@ static const char TRAIN_USAGE[] =
     "  --resume                  continue from OUT.ckpt\n"
     "  --no-augment              no flips / transposes / intensity jitter\n"
     "  --jitter F                intensity scale and shift jitter (default 0.1)\n"
+    "  --elastic S               smooth in-plane elastic deformation, S voxels standard\n"
+    "                            deviation on a 16-voxel control grid (default 0: off)\n"
     "  --seed N                  (default 1)\n";
 
 int cmd_train(int argc, char **argv)
@@ -420,7 +497,7 @@ int cmd_train(int argc, char **argv)
     int n_raw = 0, n_lab = 0;
     int64_t iters = 1000, patch[3] = {8, 32, 32}, val_every = 500, ckpt_every = 100, seed = 1;
     int64_t vz[2] = {0, 0};
-    double lr = 1e-4, jitter = 0.1;
+    double lr = 1e-4, jitter = 0.1, elastic = 0;
     bool resume = false, augment = true, invert = false, have_val = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -445,6 +522,7 @@ int cmd_train(int argc, char **argv)
         else if (!strcmp(a, "--offsets")) offsets_s = v;
         else if (!strcmp(a, "--iterations")) { if (!parse_i64(v, &iters) || iters < 1) return usage_error("train: bad --iterations '%s'", v); }
         else if (!strcmp(a, "--lr")) { if (!parse_f64(v, &lr) || lr <= 0) return usage_error("train: bad --lr '%s'", v); }
+        else if (!strcmp(a, "--elastic")) { if (!parse_f64(v, &elastic) || elastic < 0 || elastic > 50) return usage_error("train: bad --elastic '%s' (voxels, 0..50)", v); }
         else if (!strcmp(a, "--jitter")) { if (!parse_f64(v, &jitter) || jitter < 0 || jitter >= 1) return usage_error("train: bad --jitter '%s'", v); }
         else if (!strcmp(a, "--patch")) { if (parse_list(v, patch, 3) != 3 || patch[0] < 1 || patch[1] < 1 || patch[2] < 1) return usage_error("train: bad --patch '%s' (z,y,x)", v); }
         else if (!strcmp(a, "--val-z")) { if (!parse_range(v, vz)) return usage_error("train: bad --val-z '%s' (A:B)", v); have_val = true; }
@@ -516,7 +594,7 @@ int cmd_train(int argc, char **argv)
 
     dataset ds[8] = {{0}};
     int ret = 1;
-    float *in = NULL, *tgt = NULL, *w = NULL;
+    float *in = NULL, *tgt = NULL, *w = NULL, *edy = NULL, *edx = NULL;
     for (int k = 0; k < n_raw; k++) {
         ds[k].raw_path = raws[k], ds[k].lab_path = labs[k], ds[k].invert = lab_inv[k];
         if (load_dataset(&ds[k])) goto done;
@@ -551,9 +629,11 @@ int cmd_train(int argc, char **argv)
         weight_sum += wsum[k];
     }
     in = malloc((size_t)vox(t.in) * sizeof(float));
+    edy = malloc((size_t)(t.in[1] * t.in[2]) * sizeof(float));
+    edx = malloc((size_t)(t.in[1] * t.in[2]) * sizeof(float));
     tgt = malloc((size_t)vox(t.out) * (size_t)C * sizeof(float));
     w = malloc((size_t)vox(t.out) * (size_t)C * sizeof(float));
-    if (!in || !tgt || !w) {
+    if (!in || !tgt || !w || !edy || !edx) {
         fprintf(stderr, "axon: error: out of memory\n");
         goto done;
     }
@@ -587,7 +667,8 @@ int cmd_train(int argc, char **argv)
         int k = 0;
         int64_t r = rng_int(&rng, weight_sum);
         while (r >= wsum[k]) r -= wsum[k++];
-        aug a = {{0}, {t.in[0], t.in[1], t.in[2]}, {false, false, false}, false};
+        aug a = {{0}, {t.in[0], t.in[1], t.in[2]}, {false, false, false}, false, NULL, NULL,
+                 {ds[k].shape[0], ds[k].shape[1], ds[k].shape[2]}};
         a.s[0] = tz[k][0] + rng_int(&rng, tz[k][1] - tz[k][0] - t.in[0] + 1);
         for (int d = 1; d < 3; d++) a.s[d] = rng_int(&rng, ds[k].shape[d] - t.in[d] + 1);
         double js = 1.0, jb = 0.0;
@@ -596,11 +677,11 @@ int cmd_train(int argc, char **argv)
             a.swap = can_swap && (rng_next(&rng) & 1);
             js = 1.0 + jitter * (2 * rng_unit(&rng) - 1);
             jb = jitter * (2 * rng_unit(&rng) - 1);
+            if (elastic > 0) make_elastic(&a, elastic, 16, &rng, edy, edx);
         }
         for (int64_t i = 0; i < vox(t.in); i++) {
-            int64_t q[3] = {i / (t.in[1] * t.in[2]), (i / t.in[2]) % t.in[1], i % t.in[2]}, v[3];
-            to_volume(&a, q, v);
-            in[i] = (float)(ds[k].raw[(v[0] * ds[k].shape[1] + v[1]) * ds[k].shape[2] + v[2]] * js + jb);
+            int64_t q[3] = {i / (t.in[1] * t.in[2]), (i / t.in[2]) % t.in[1], i % t.in[2]};
+            in[i] = (float)(raw_at(&ds[k], &a, q) * js + jb);
         }
         make_targets(&ts, &ds[k], &a, t.ctx, t.out, tgt, w, true);
         double loss;
@@ -689,6 +770,8 @@ done:
     free(in);
     free(tgt);
     free(w);
+    free(edy);
+    free(edx);
     free(ckpt_path);
     ax_net_free(net);
     return ret;

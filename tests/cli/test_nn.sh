@@ -40,6 +40,9 @@ has "training command kept" '"axon.train.command": "axon train --config'
 has "validation kept" '"boundary_f1"'
 has "offsets kept" '"axon.offsets": "-1,0,0;0,-1,0;0,0,-1"'
 
+expect 0 "elastic augmentation" -- "${TRAIN[@]}" --out "$T/e.safetensors" --iterations 20 --elastic 3
+expect 2 "bad --elastic" -- "${TRAIN[@]}" --out "$T/e.safetensors" --elastic -1
+
 # ---- prediction: tiles and threads do not change a bit
 expect 0 "predict" -- "$A" predict --model "$T/m.safetensors" "$S:raw" "$T/p1.zarr"
 has "speed reported" "voxels/s"
