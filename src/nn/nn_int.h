@@ -38,6 +38,13 @@ AX_HIDDEN int ax__conv3d_backward_data(const ax__conv3d_shape *s, const float *d
 AX_HIDDEN int ax__conv3d_backward_weight(const ax__conv3d_shape *s, const float *in,
                                          const float *dout, float *dw, float *dbias);
 
+#ifdef AX_HAVE_AVX2
+/* conv3d_wgrad_avx2.c, the weight-gradient tile: sums[i * ntap + j] = dot(d[i], x[j]) over
+ * n floats (a multiple of 8, every d[i] 32-byte aligned), 1 <= nco <= 4, 1 <= ntap <= 3 */
+AX_HIDDEN void ax__conv3d_wgrad_tile_avx2(int nco, int ntap, const float *const *d,
+                                          const float *const *x, int64_t n, float *sums);
+#endif
+
 /* Plain C references (single thread, straightforward loops, double accumulators): the
  * independent check for the fast kernels above. Same contracts. */
 AX_HIDDEN void ax__conv3d_forward_ref(const ax__conv3d_shape *s, const float *in,
