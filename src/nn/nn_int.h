@@ -7,6 +7,7 @@
 #ifndef AX_NN_INT_H
 #define AX_NN_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/core_int.h"
@@ -39,6 +40,14 @@ AX_HIDDEN int ax__conv3d_backward_weight(const ax__conv3d_shape *s, const float 
                                          const float *dout, float *dw, float *dbias);
 
 #ifdef AX_HAVE_AVX2
+/* conv3d_avx2.c, the forward tile: out[c * ostride + x] (c < nco, x < nx) =
+ * (first ? bias[c] or 0 : out[...]) + sum_t w[t * nco + c] * in[toff[t] + x]. The caller
+ * keeps nx <= 96 / nco; `overread` says in[toff[t] + x] may be read up to x < nx rounded
+ * up to 8. */
+AX_HIDDEN void ax__conv3d_tile_avx2(int nco, int64_t nx, const float *in,
+                                    const ptrdiff_t *toff, int64_t ntaps, const float *w,
+                                    float *out, int64_t ostride, const float *bias, int first,
+                                    int overread);
 /* conv3d_wgrad_avx2.c, the weight-gradient tile: sums[i * ntap + j] = dot(d[i], x[j]) over
  * n floats (a multiple of 8, every d[i] 32-byte aligned), 1 <= nco <= 4, 1 <= ntap <= 3 */
 AX_HIDDEN void ax__conv3d_wgrad_tile_avx2(int nco, int ntap, const float *const *d,
