@@ -113,6 +113,7 @@ typedef struct {
     const ptrdiff_t *toff[2];
     tile_fn tile;
     int xw[5];            /* tile width for nco = 1..4 */
+    ax__act act;          /* applied to the task's rows once complete, while in cache */
 } conv_job;
 
 /* Prefetch into L1 the input rows (ci, kz, ky) that an x-block of nx outputs at `in` will
@@ -199,6 +200,9 @@ static int conv_task(void *ctx, int64_t i, int thread)
             if (rem) row_tiles(j, (int)rem, full, 1, &rt, orow, c0 == 0);
         }
     }
+    if (j->act != AX_ACT_NONE)
+        for (int64_t c = 0; c < j->co; c++)
+            ax__act_row(j->act, j->out + ((c * j->od + z) * j->oh + y0) * j->ow, nrows * j->ow);
     return AX_OK;
 }
 
@@ -379,15 +383,21 @@ static int check_shape(const ax__conv3d_shape *s)
     return AX_OK;
 }
 
-int ax__conv3d_forward(const ax__conv3d_shape *s, const float *in, const float *w,
-                       const float *bias, float *out)
+int ax__conv3d_forward_act(const ax__conv3d_shape *s, const float *in, const float *w,
+                           const float *bias, float *out, ax__act act)
 {
     int rc = check_shape(s);
     if (rc) return rc;
     if (!in || !w || !out) return ax__err(AX_E_INVALID, "conv3d: missing tensor");
     conv_job j = {.ci = s->ci, .co = s->co, .kd = s->kd, .kh = s->kh, .kw = s->kw,
-                  .od = s->od, .oh = s->oh, .ow = s->ow, .bias = bias, .out = out};
+                  .od = s->od, .oh = s->oh, .ow = s->ow, .bias = bias, .out = out, .act = act};
     return conv_run(&j, in, s->id, s->ih, s->iw, s->pd, s->ph, s->pw, w, false);
+}
+
+int ax__conv3d_forward(const ax__conv3d_shape *s, const float *in, const float *w,
+                       const float *bias, float *out)
+{
+    return ax__conv3d_forward_act(s, in, w, bias, out, AX_ACT_NONE);
 }
 
 int ax__conv3d_backward_data(const ax__conv3d_shape *s, const float *dout, const float *w,

@@ -9,6 +9,7 @@
  * backward needs no extra copies. */
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -650,12 +651,12 @@ static int plan(ax_net *net, const int64_t in[3], int train)
     for (int i = 0; i < net->n_nodes; i++)
         if (net->nodes[i].kind == N_UPCONV || train) net->scratch_floats = biggest;
     size_t out_n = (size_t)numel_of(&net->t[net->n_tensors - 1]);
-    net->arena = ax__aligned_alloc(net->arena_floats * sizeof(float));
-    net->scratch = net->scratch_floats ? ax__aligned_alloc(2 * net->scratch_floats * sizeof(float)) : NULL;
+    net->arena = ax__huge_alloc(net->arena_floats * sizeof(float));
+    net->scratch = net->scratch_floats ? ax__huge_alloc(2 * net->scratch_floats * sizeof(float)) : NULL;
     net->outbuf = ax__aligned_alloc(out_n * sizeof(float));
     if (train) {
         net->garena_floats = place_tensors(net, net->t, true, off);
-        net->garena = ax__aligned_alloc(net->garena_floats * sizeof(float));
+        net->garena = ax__huge_alloc(net->garena_floats * sizeof(float));
     }
     if (!net->arena || (net->scratch_floats && !net->scratch) || !net->outbuf || (train && !net->garena)) {
         free_plan(net);
@@ -761,8 +762,9 @@ static int run_node(ax_net *net, const node *nd)
     switch (nd->kind) {
     case N_CONV: {
         ax__conv3d_shape cs = conv_shape(nd, s);
-        rc = ax__conv3d_forward(&cs, s->data, pw->data, pb->data, d->data);
-        break;
+        rc = ax__conv3d_forward_act(&cs, s->data, pw->data, pb->data, d->data, nd->act);
+        if (rc) return rc;
+        return ax_interrupt_requested() ? ax__err(AX_E_INTERRUPTED, "interrupted") : AX_OK;
     }
     case N_NORM: ax__groupnorm_forward(s, nd->groups, pw->data, pb->data, d, nd->stats); break;
     case N_POOL: ax__maxpool_forward(s, nd->f, d); break;
@@ -791,8 +793,21 @@ int ax_net_forward(ax_net *net, const float *in, const int64_t in_shape[3], floa
     int rc = plan(net, in_shape, train);
     if (rc) return rc;
     net->t[0].data = (float *)in; /* read only */
-    for (int i = 0; i < net->n_nodes; i++)
+    static const char *KIND[] = {"conv", "norm", "pool", "upconv", "upnearest", "cropcat"};
+    bool prof = getenv("AX_NN_PROFILE") && *getenv("AX_NN_PROFILE") == '1';
+    for (int i = 0; i < net->n_nodes; i++) {
+        double t0 = prof ? ax_time_now() : 0;
         if ((rc = run_node(net, &net->nodes[i]))) return rc;
+        if (prof) { /* AX_NN_PROFILE=1: time per node on stderr */
+            const node *nd = &net->nodes[i];
+            const ax__tensor *d = &net->t[nd->dst], *s = &net->t[nd->src];
+            double ms = 1e3 * (ax_time_now() - t0), fl = 0;
+            if (nd->kind == N_CONV) fl = 2.0 * s->c * d->c * nd->k[0] * nd->k[1] * nd->k[2] * (double)(d->d * d->h * d->w);
+            fprintf(stderr, "node %2d %-9s %3lld -> %3lld x %lldx%lldx%lld  %8.2f ms  %6.1f GFLOP/s\n", i,
+                    KIND[nd->kind], (long long)s->c, (long long)d->c, (long long)d->d, (long long)d->h,
+                    (long long)d->w, ms, fl / ms / 1e6);
+        }
+    }
     const ax__tensor *o = &net->t[net->n_tensors - 1];
     int64_t n = numel_of(o);
     memcpy(net->outbuf, o->data, (size_t)n * sizeof(float));

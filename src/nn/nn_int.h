@@ -13,6 +13,18 @@
 #include "core/core_int.h"
 #include "axon/nn.h"
 
+/* activations applied to a layer's output (ops.c) */
+typedef enum {
+    AX_ACT_NONE = 0,
+    AX_ACT_RELU,
+    AX_ACT_LEAKY_RELU, /* slope 0.01 */
+    AX_ACT_ELU,        /* alpha 1 */
+    AX_ACT_TANH,
+    AX_ACT_SIGMOID
+} ax__act;
+/* y = act(y) over n values, single-threaded (a row while it is in cache) */
+AX_HIDDEN void ax__act_row(ax__act act, float *y, int64_t n);
+
 /* ---- conv3d: stride 1, zero padding, bias ------------------------------------------ */
 
 typedef struct {
@@ -31,6 +43,9 @@ AX_HIDDEN int ax__conv3d_shape_init(ax__conv3d_shape *s);
  * the result does not depend on the thread count. */
 AX_HIDDEN int ax__conv3d_forward(const ax__conv3d_shape *s, const float *in, const float *w,
                                  const float *bias, float *out);
+/* the same with the activation applied to each output row as soon as it is complete */
+AX_HIDDEN int ax__conv3d_forward_act(const ax__conv3d_shape *s, const float *in, const float *w,
+                                     const float *bias, float *out, ax__act act);
 /* din = d(loss)/d(in) from dout = d(loss)/d(out): overwritten, not accumulated. */
 AX_HIDDEN int ax__conv3d_backward_data(const ax__conv3d_shape *s, const float *dout,
                                        const float *w, float *din);
@@ -74,14 +89,6 @@ typedef struct {
 
 static inline int64_t ax__tensor_numel(const ax__tensor *t) { return t->c * t->d * t->h * t->w; }
 
-typedef enum {
-    AX_ACT_NONE = 0,
-    AX_ACT_RELU,
-    AX_ACT_LEAKY_RELU, /* slope 0.01 */
-    AX_ACT_ELU,        /* alpha 1 */
-    AX_ACT_TANH,
-    AX_ACT_SIGMOID
-} ax__act;
 
 /* y = act(y) in place over n values */
 AX_HIDDEN void ax__act_forward(ax__act act, float *y, int64_t n);

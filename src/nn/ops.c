@@ -40,29 +40,33 @@ typedef struct {
     int64_t n;
 } act_job;
 
+void ax__act_row(ax__act act, float *y, int64_t n)
+{
+    switch (act) {
+    case AX_ACT_NONE: break;
+    case AX_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        break;
+    case AX_ACT_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.01f * y[i];
+        break;
+    case AX_ACT_ELU:
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : expm1f(y[i]);
+        break;
+    case AX_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
+        break;
+    case AX_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
+        break;
+    }
+}
+
 static void act_fwd_chunk(void *ctx, int64_t c)
 {
     act_job *j = ctx;
     int64_t b = c * CHUNK, e = b + CHUNK < j->n ? b + CHUNK : j->n;
-    float *y = j->y;
-    switch (j->act) {
-    case AX_ACT_NONE: break;
-    case AX_ACT_RELU:
-        for (int64_t i = b; i < e; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-        break;
-    case AX_ACT_LEAKY_RELU:
-        for (int64_t i = b; i < e; i++) y[i] = y[i] > 0.0f ? y[i] : 0.01f * y[i];
-        break;
-    case AX_ACT_ELU:
-        for (int64_t i = b; i < e; i++) y[i] = y[i] > 0.0f ? y[i] : expm1f(y[i]);
-        break;
-    case AX_ACT_TANH:
-        for (int64_t i = b; i < e; i++) y[i] = tanhf(y[i]);
-        break;
-    case AX_ACT_SIGMOID:
-        for (int64_t i = b; i < e; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
-        break;
-    }
+    ax__act_row(j->act, j->y + b, e - b);
 }
 
 void ax__act_forward(ax__act act, float *y, int64_t n)
@@ -133,25 +137,30 @@ typedef struct {
     float *gin;
 } pool_job;
 
-/* task = (channel, output z) */
+/* task = (channel, output z). The max is taken window row by window row over a whole
+ * output row, loops the compiler vectorises. (A NaN input is not propagated: finite inputs
+ * never make one, and raw input is checked for NaN on the way in.) */
 static void pool_fwd_task(void *ctx, int64_t t)
 {
     pool_job *j = ctx;
     const ax__tensor *in = j->in, *out = j->out;
     int64_t c = t / out->d, z = t % out->d;
-    const int64_t fd = j->f[0], fh = j->f[1], fw = j->f[2];
+    const int64_t fd = j->f[0], fh = j->f[1], fw = j->f[2], ow = out->w;
     for (int64_t y = 0; y < out->h; y++) {
-        float *o = out->data + ((c * out->d + z) * out->h + y) * out->w;
-        for (int64_t x = 0; x < out->w; x++) {
-            float m = -INFINITY;
-            for (int64_t a = 0; a < fd; a++)
-                for (int64_t b = 0; b < fh; b++) {
-                    const float *r = in->data + ((c * in->d + z * fd + a) * in->h + y * fh + b) * in->w + x * fw;
+        float *o = out->data + ((c * out->d + z) * out->h + y) * ow;
+        for (int64_t x = 0; x < ow; x++) o[x] = -INFINITY;
+        for (int64_t a = 0; a < fd; a++)
+            for (int64_t b = 0; b < fh; b++) {
+                const float *r = in->data + ((c * in->d + z * fd + a) * in->h + y * fh + b) * in->w;
+                if (fw == 2)
+                    for (int64_t x = 0; x < ow; x++) {
+                        float m = r[2 * x] > r[2 * x + 1] ? r[2 * x] : r[2 * x + 1];
+                        o[x] = m > o[x] ? m : o[x];
+                    }
+                else
                     for (int64_t k = 0; k < fw; k++)
-                        if (r[k] > m || isnan(r[k])) m = r[k];
-                }
-            o[x] = m;
-        }
+                        for (int64_t x = 0; x < ow; x++) o[x] = r[x * fw + k] > o[x] ? r[x * fw + k] : o[x];
+            }
     }
 }
 
@@ -176,7 +185,7 @@ static void pool_bwd_task(void *ctx, int64_t t)
                 for (int64_t b = 0; b < fh && hit < 0; b++) {
                     int64_t r = ((c * in->d + z * fd + a) * in->h + y * fh + b) * in->w + x * fw;
                     for (int64_t k = 0; k < fw; k++)
-                        if (in->data[r + k] == m || (isnan(m) && isnan(in->data[r + k]))) {
+                        if (in->data[r + k] == m) {
                             hit = r + k;
                             break;
                         }
