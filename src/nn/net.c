@@ -837,7 +837,9 @@ static int backprop(ax_net *net)
     bool init[80] = {false};
     init[net->n_tensors - 1] = true;
     int rc = AX_OK;
+    bool prof = getenv("AX_NN_PROFILE") && *getenv("AX_NN_PROFILE") == '1';
     for (int i = net->n_nodes - 1; i >= 0 && !rc; i--) {
+        double t0 = prof ? ax_time_now() : 0;
         const node *nd = &net->nodes[i];
         ax__tensor *s = &net->t[nd->src], *d = &net->t[nd->dst];
         param *pw = nd->pw >= 0 ? &net->params[nd->pw] : NULL, *pb = nd->pb >= 0 ? &net->params[nd->pb] : NULL;
@@ -898,6 +900,11 @@ static int backprop(ax_net *net)
         }
         }
         if (!rc && ax_interrupt_requested()) rc = ax__err(AX_E_INTERRUPTED, "interrupted");
+        if (prof) {
+            static const char *KIND[] = {"conv", "norm", "pool", "upconv", "upnearest", "cropcat"};
+            fprintf(stderr, "backward node %2d %-9s %3lld -> %3lld  %8.2f ms\n", i, KIND[nd->kind],
+                    (long long)s->c, (long long)d->c, 1e3 * (ax_time_now() - t0));
+        }
     }
     return rc;
 }
