@@ -3,19 +3,7 @@
 # block shape or thread count, thresholds, metadata carried over, usage and input errors,
 # and an interrupted run leaving nothing at OUT.
 set -u
-A=${AXON:-build/axon}
-T=${AX_TEST_TMP:-/tmp}/cli_cc.$$
-mkdir -p "$T"
-S=data/sample/medulla_z120-149.h5
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails+1)); }
-expect() { # STATUS DESC -- command...   (stdout+stderr go to $T/out)
-  local want=$1 desc=$2; shift 3
-  "$@" >"$T/out" 2>&1; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, wanted $want)"; sed 's/^/     /' "$T/out" | tail -5; fi
-}
-has() { if grep -q -- "$2" "$T/out"; then ok "$1"; else bad "$1: no '$2' in:"; sed 's/^/     /' "$T/out" | tail -5; fi; }
+. "$(dirname "$0")/lib.sh" cli_cc
 
 # ---- labels: block shape and threads do not change the result
 expect 0 "cc gt_bodies" -- "$A" cc "$S:gt_bodies" "$T/cc.zarr" --connectivity 26

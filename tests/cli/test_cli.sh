@@ -4,22 +4,7 @@
 # SIMD settings giving identical output, slice pictures, the bad-input corpus, and
 # interrupted conversions leaving nothing that looks complete.
 set -u
-A=${AXON:-build/axon}
-T=${AX_TEST_TMP:-/tmp}/cli.$$
-mkdir -p "$T"
-S=data/sample/medulla_z120-149.h5
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails+1)); }
-# expect STATUS DESC -- command...   (stdout+stderr go to $T/out)
-expect() {
-  local want=$1 desc=$2; shift 3
-  "$@" >"$T/out" 2>&1; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, wanted $want)"; sed 's/^/     /' "$T/out" | tail -5; fi
-}
-has() { # DESC PATTERN: the last output holds PATTERN
-  if grep -q -- "$2" "$T/out"; then ok "$1"; else bad "$1: no '$2' in:"; sed 's/^/     /' "$T/out" | tail -5; fi
-}
+. "$(dirname "$0")/lib.sh" cli
 
 # ---- info
 expect 0 "info raw" -- "$A" info "$S:raw"

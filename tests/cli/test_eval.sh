@@ -8,22 +8,7 @@
 # ignore label, conflicting options, nothing left to score. (Comparison with
 # scikit-image on real data: tests/interop/test_eval.py.)
 set -u
-A=${AXON:-build/axon}
-T=${AX_TEST_TMP:-/tmp}/cli-eval.$$
-mkdir -p "$T"
-S=data/sample/medulla_z120-149.h5
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails+1)); }
-# expect STATUS DESC -- command...   (stdout+stderr go to $T/out)
-expect() {
-  local want=$1 desc=$2; shift 3
-  "$@" >"$T/out" 2>&1; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, wanted $want)"; sed 's/^/     /' "$T/out" | tail -5; fi
-}
-has() { # DESC PATTERN: the last output holds PATTERN
-  if grep -q -- "$2" "$T/out"; then ok "$1"; else bad "$1: no '$2' in:"; sed 's/^/     /' "$T/out" | tail -5; fi
-}
+. "$(dirname "$0")/lib.sh" cli-eval
 # the JSON without the timing line, for comparisons
 scores() { "$A" --quiet "$@" --json | grep -v '"seconds"'; }
 

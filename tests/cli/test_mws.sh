@@ -4,21 +4,7 @@
 # do not depend on the block shape or the thread count; usage and input errors (exit 2 and
 # 1, naming the file); and Ctrl-C leaving no output (exit 130).
 set -u
-A=${AXON:-build/axon}
-T=${AX_TEST_TMP:-/tmp}/cli_mws.$$
-mkdir -p "$T"
-S=data/sample/medulla_z120-149.h5
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails+1)); }
-expect() { # STATUS DESC -- command...   (stdout+stderr go to $T/out)
-  local want=$1 desc=$2; shift 3
-  "$@" >"$T/out" 2>&1; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, wanted $want)"; sed 's/^/     /' "$T/out" | tail -5; fi
-}
-has() { # DESC PATTERN: the last output holds PATTERN
-  if grep -q -- "$2" "$T/out"; then ok "$1"; else bad "$1: no '$2' in:"; sed 's/^/     /' "$T/out" | tail -5; fi
-}
+. "$(dirname "$0")/lib.sh" cli_mws
 LR='-1,0,0;0,-1,0;0,0,-1;-2,0,0;0,-9,0;0,0,-9;-4,0,0;0,-27,0;0,0,-27'
 
 # ---- affinities from a boundary map (uint8 raw read as value/255)

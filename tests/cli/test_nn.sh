@@ -5,21 +5,7 @@
 # the tile shape or thread count, and bad input fails cleanly (exit 2 usage, 1 input,
 # 130 Ctrl-C) without leaving a model behind.
 set -u
-A=${AXON:-build/axon}
-T=${AX_TEST_TMP:-/tmp}/cli_nn.$$
-mkdir -p "$T"
-S=data/sample/medulla_z120-149.h5
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails+1)); }
-expect() { # STATUS DESC -- command...   (stdout+stderr go to $T/out)
-  local want=$1 desc=$2; shift 3
-  "$@" >"$T/out" 2>&1; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, wanted $want)"; sed 's/^/     /' "$T/out" | tail -5; fi
-}
-has() { # DESC PATTERN: the last output holds PATTERN
-  if grep -q -- "$2" "$T/out"; then ok "$1"; else bad "$1: no '$2' in:"; sed 's/^/     /' "$T/out" | tail -5; fi
-}
+. "$(dirname "$0")/lib.sh" cli_nn
 cat > "$T/net.json" <<'JSON'
 {"levels": 2, "base_fmaps": 6, "fmap_mult": 2, "downsample": [[1, 2, 2]],
  "kernel": [[1, 3, 3], [3, 3, 3]], "out_channels": 3, "comment": "tiny test net"}

@@ -6,19 +6,7 @@
 # change any output (axon diff); bad input fails with exit 1 and a message naming the
 # file, and leaves no output.
 set -u
-A=${AXON:-build/axon}
-T=${AX_TEST_TMP:-/tmp}/cli-seg.$$
-mkdir -p "$T"
-S=data/sample/medulla_z120-149.h5
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails+1)); }
-expect() { # STATUS DESC -- command...
-  local want=$1 desc=$2; shift 3
-  "$@" >"$T/out" 2>&1; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, wanted $want)"; sed 's/^/     /' "$T/out" | tail -5; fi
-}
-has() { if grep -q -- "$2" "$T/out"; then ok "$1"; else bad "$1: no '$2' in:"; sed 's/^/     /' "$T/out" | tail -5; fi; }
+. "$(dirname "$0")/lib.sh" cli-seg
 json_num() { grep -o "\"$1\": [0-9.e+-]*" "$T/out" | head -1 | awk '{print $2}'; }
 
 expect 0 "gt affinities" -- "$A" --quiet affinities-from-labels "$S:gt_bodies" "$T/aff.zarr"
