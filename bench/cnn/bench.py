@@ -12,7 +12,11 @@ output voxels/s, GFLOP/s (a training step counts 3 passes), the fraction of this
 machine's fp32 FMA peak (bench/cnn/fma_peak.c, wall clock, same thread count) and the
 axon / PyTorch speed ratio. Results also go to $BUILD/bench_cnn.json.
 
-Usage: bench.py [--threads N] [--reps R] [--build DIR]
+With --layers it also runs bench/cnn/conv_layers.c: every conv layer's forward, data and
+weight gradient, direct (axon) vs im2col + OpenBLAS sgemm, on 1 and 2 threads (needs
+Debian's libopenblas-dev; about 3 minutes).
+
+Usage: bench.py [--threads N] [--reps R] [--build DIR] [--layers]
 """
 import argparse
 import json
@@ -44,6 +48,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
+    ap.add_argument("--layers", action="store_true")
     a = ap.parse_args()
     build = os.path.join(ROOT, a.build)
     libs = sh(["pkg-config", "--libs", "jansson", "libzstd", "blosc", "libdeflate", "libtiff-4",
@@ -80,6 +85,14 @@ def main():
                      "ratio_median": r_pt["median_s"] / r_ax["median_s"], "fma_peak_gflops": peak})
     with open(os.path.join(build, "bench_cnn.json"), "w") as f:
         json.dump(rows, f, indent=1)
+    if a.layers:
+        if not os.path.exists("/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h"):
+            print("--layers: needs libopenblas-dev (apt-get install libopenblas-dev)")
+            return
+        sh(["cc", "-O2", "-Iinclude", "-Isrc", "-I/usr/include/x86_64-linux-gnu/openblas-pthread",
+            "-o", f"{build}/conv_layers", "bench/cnn/conv_layers.c", f"{build}/libaxon.a"] + libs +
+           ["-lopenblas", "-lm", "-pthread"])
+        print(sh([f"{build}/conv_layers", "--threads", f"1,{a.threads}", "--reps", "3", "--passes", "fdw"]))
 
 
 if __name__ == "__main__":
