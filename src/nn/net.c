@@ -50,6 +50,7 @@ struct ax_net {
     param params[128];
     int n_params;
     int64_t adam_t, sgd_t;
+    int64_t steps_before;  /* steps recorded in a loaded model without optimiser state */
     json_t *meta;          /* metadata of a loaded file (NULL otherwise) */
 
     /* plan for the current input shape */
@@ -997,7 +998,7 @@ uint64_t ax_net_memory_bytes(const ax_net *net, const int64_t in[3], int train)
     return plan_bytes(net, in, train);
 }
 
-int64_t ax_net_steps(const ax_net *net) { return net->adam_t + net->sgd_t; }
+int64_t ax_net_steps(const ax_net *net) { return net->steps_before + net->adam_t + net->sgd_t; }
 
 const char *ax_net_meta(const ax_net *net, const char *key)
 {
@@ -1019,7 +1020,7 @@ static int save(const ax_net *net, const char *path, const char *const *mk, cons
     }
     keys[0] = "axon.config", vals[0] = net->config;
     keys[1] = "format", vals[1] = "pt"; /* what the PyTorch loaders of safetensors expect */
-    snprintf(step, sizeof step, "%lld", (long long)(net->adam_t + net->sgd_t));
+    snprintf(step, sizeof step, "%lld", (long long)ax_net_steps(net));
     keys[2] = "axon.steps", vals[2] = step;
     for (int i = 0; i < nm; i++) keys[3 + i] = mk[i], vals[3 + i] = mv[i];
     for (int k = 0; k < nt; k++) {
@@ -1093,7 +1094,9 @@ int ax_net_load(const char *path, ax_net **out)
             known += 2;
         }
         const char *st = ax__st_meta(f, "axon.steps");
-        net->adam_t = st ? strtoll(st, NULL, 10) : 0;
+        net->adam_t = st ? strtoll(st, NULL, 10) : 0; /* Adam's bias correction resumes */
+    } else if (!rc && ax__st_meta(f, "axon.steps")) {
+        net->steps_before = strtoll(ax__st_meta(f, "axon.steps"), NULL, 10);
     }
     if (!rc && known != ax__st_count(f)) {
         for (int i = 0; i < ax__st_count(f); i++) {
