@@ -54,6 +54,15 @@ AX_HIDDEN void *ax__aligned_alloc(size_t bytes);
  * marked for transparent huge pages (4 KiB pages cost TLB misses and page faults that
  * showed up as 10-30% of a conv layer's time). Free with free(). */
 AX_HIDDEN void *ax__huge_alloc(size_t bytes);
+/* A grow-only buffer of at least `bytes` owned by the calling thread and kept across calls
+ * (huge-page backed): kernels' big per-call scratch without a fresh mmap, and the kernel
+ * zeroing its pages, on every call (that was 11% of a training step). Each slot is one
+ * buffer; the contents are undefined; NULL on OOM. Never free the result. */
+#define AX_SCRATCH_SLOTS 4
+enum { AX_SCRATCH_CONV_PAD = 0, AX_SCRATCH_WGRAD_PART = 1, AX_SCRATCH_WGRAD_THREADS = 2 };
+AX_HIDDEN void *ax__scratch(int slot, size_t bytes);
+/* Free this thread's scratch buffers (ax_net_free calls it). */
+AX_HIDDEN void ax__scratch_release(void);
 AX_HIDDEN char *ax__strdup(const char *s);
 AX_HIDDEN char *ax__asprintf(const char *fmt, ...) AX_PRINTF(1, 2);
 /* a*b into *out; false on overflow or negative input. */

@@ -48,6 +48,32 @@ void *ax__huge_alloc(size_t bytes)
     return p;
 }
 
+/* thread-local so that concurrent users (two networks on two threads) never share */
+static _Thread_local struct {
+    void *p;
+    size_t n;
+} scratch_tl[AX_SCRATCH_SLOTS];
+
+void *ax__scratch(int slot, size_t bytes)
+{
+    AX_ASSERT(slot >= 0 && slot < AX_SCRATCH_SLOTS);
+    if (scratch_tl[slot].n < bytes) {
+        free(scratch_tl[slot].p);
+        scratch_tl[slot].p = ax__huge_alloc(bytes);
+        scratch_tl[slot].n = scratch_tl[slot].p ? bytes : 0;
+    }
+    return scratch_tl[slot].p;
+}
+
+void ax__scratch_release(void)
+{
+    for (int i = 0; i < AX_SCRATCH_SLOTS; i++) {
+        free(scratch_tl[i].p);
+        scratch_tl[i].p = NULL;
+        scratch_tl[i].n = 0;
+    }
+}
+
 char *ax__strdup(const char *s)
 {
     if (!s) return NULL;

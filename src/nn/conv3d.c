@@ -274,22 +274,6 @@ static bool use_avx2(void)
 #endif
 }
 
-/* Allocation for the padded copy (free with free()). Big ones are 2 MiB aligned and asked
- * to be backed by transparent huge pages: the copy is made fresh each call, and first
- * touching 4 KiB pages (a fault and a zeroed page each) cost more than the copy itself. */
-static float *alloc_big(size_t bytes)
-{
-    size_t huge = (size_t)2 << 20;
-    if (bytes < 2 * huge) return ax__aligned_alloc(bytes);
-    bytes = (bytes + huge - 1) & ~(huge - 1);
-    void *p = NULL;
-    if (posix_memalign(&p, huge, bytes) != 0) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: fine if refused */
-#endif
-    return p;
-}
-
 /* Run the convolution of src[ci][sd][sh][sw] zero padded by (pd, ph, pw) (cropped where
  * negative) into out[co][od][oh][ow], the weights packed from w (flipped: backward data).
  * j has the shape, out and bias filled in. */
@@ -329,9 +313,9 @@ static int conv_run(conv_job *j, const float *src, int64_t sd, int64_t sh, int64
      * gathering padded rows per task would copy each ~kd * 1.5 times) */
     bool padded = pd || ph || pw;
     float *pad = NULL;
-    if (padded) pad = alloc_big((size_t)(j->ci * j->sd * j->sh * j->sw) * sizeof *pad);
+    if (padded) pad = ax__scratch(AX_SCRATCH_CONV_PAD, (size_t)(j->ci * j->sd * j->sh * j->sw) * sizeof *pad);
     if (!wpk || !toff || (padded && !pad)) {
-        free(wpk), free(toff), free(pad);
+        free(wpk), free(toff);
         return ax__err(AX_E_NOMEM, "conv3d: out of memory");
     }
     int rc = AX_OK;
@@ -356,7 +340,7 @@ static int conv_run(conv_job *j, const float *src, int64_t sd, int64_t sh, int64
     j->wpk = wpk;
 
     if (rc == AX_OK) rc = ax_parallel_for(j->od * j->yblocks, conv_task, j);
-    free(wpk), free(toff), free(pad);
+    free(wpk), free(toff); /* pad is this thread's kept scratch */
     return rc;
 }
 

@@ -120,7 +120,7 @@ typedef struct {
     size_t scratch_bytes;
     float *part;       /* nchunks x nw partial dw */
     double *bpart;     /* nchunks x co partial dbias (NULL when dbias is) */
-    void **scratch;    /* per thread slot, allocated on first use */
+    void *scratch_base; /* scratch_bytes per thread slot, the caller's kept scratch */
 } wg_job;
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -250,9 +250,7 @@ static int chunk_task(void *ctx, int64_t c, int thread)
 {
     wg_job *j = ctx;
     const ax__conv3d_shape *s = j->s;
-    if (!j->scratch[thread] && !(j->scratch[thread] = ax__aligned_alloc(j->scratch_bytes)))
-        return ax__err(AX_E_NOMEM, "conv3d backward weight: out of memory");
-    float *dbuf = j->scratch[thread];
+    float *dbuf = (float *)((char *)j->scratch_base + (size_t)thread * j->scratch_bytes);
     float *xbuf = dbuf + s->co * j->dstride;
     const float **tp = (const float **)(xbuf + s->ci * s->kd * j->xstride);
     int64_t *ti = (int64_t *)(tp + j->ntaps);
@@ -351,11 +349,12 @@ int ax__conv3d_backward_weight(const ax__conv3d_shape *s, const float *in, const
                       (size_t)j.ntaps * (sizeof(const float *) + sizeof(int64_t));
 
     int nthreads = ax_threads_get();
-    j.part = ax__malloc_array((size_t)(j.nchunks * j.nw), sizeof *j.part);
+    j.scratch_bytes = (j.scratch_bytes + 63) & ~(size_t)63; /* each slot 64-byte aligned */
+    j.part = ax__scratch(AX_SCRATCH_WGRAD_PART, (size_t)(j.nchunks * j.nw) * sizeof *j.part);
     j.bpart = dbias ? ax__malloc_array((size_t)(j.nchunks * s->co), sizeof *j.bpart) : NULL;
-    j.scratch = ax__calloc((size_t)nthreads, sizeof *j.scratch);
+    j.scratch_base = ax__scratch(AX_SCRATCH_WGRAD_THREADS, (size_t)nthreads * j.scratch_bytes);
     int rc = AX_OK;
-    if (!j.part || (dbias && !j.bpart) || !j.scratch)
+    if (!j.part || (dbias && !j.bpart) || !j.scratch_base)
         rc = ax__err(AX_E_NOMEM, "conv3d backward weight: out of memory");
     if (rc == AX_OK) rc = ax_parallel_for(j.nchunks, chunk_task, &j);
     if (rc == AX_OK && j.nchunks > 1)
@@ -371,10 +370,6 @@ int ax__conv3d_backward_weight(const ax__conv3d_shape *s, const float *in, const
                 dbias[o] += (float)acc;
             }
     }
-    if (j.scratch)
-        for (int t = 0; t < nthreads; t++) free(j.scratch[t]);
-    free(j.scratch);
-    free(j.part);
-    free(j.bpart);
+    free(j.bpart); /* part and the thread scratch are the caller's kept scratch */
     return rc;
 }

@@ -399,6 +399,7 @@ void ax_net_free(ax_net *net)
     free(net->config);
     json_decref(net->meta);
     free(net);
+    ax__scratch_release(); /* the conv kernels' kept scratch on this thread */
 }
 
 static int create_from_json(json_t *cfg, ax_net **out)
