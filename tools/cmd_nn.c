@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 
 #define MAX_OFF 32
@@ -105,17 +107,35 @@ typedef struct {
     int64_t keep_lo[3], keep[3];   /* the part of each output tile that is kept */
 } tiling;
 
+/* Product of the network's pooling factors per axis (its coarsest grid), from the
+ * normalised description. */
+static void pooling_product(const ax_net *net, int64_t f[3])
+{
+    f[0] = f[1] = f[2] = 1;
+    json_t *cfg = json_loads(ax_net_config(net), 0, NULL), *ds = json_object_get(cfg, "downsample");
+    for (size_t l = 0; l < json_array_size(ds); l++)
+        for (int d = 0; d < 3; d++) f[d] *= json_integer_value(json_array_get(json_array_get(ds, l), (size_t)d));
+    json_decref(cfg);
+}
+
+/* The tiles kept from each network output are a multiple of twice the pooling product in
+ * y and x, so every layer of every tile sees its 2x2 Winograd tiles (src/nn/winograd.c)
+ * in the same phase as a whole-volume pass would: the prediction is then the same bits
+ * for any tile shape. */
 static int make_tiling(const ax_net *net, const int64_t want_out[3], const int64_t overlap[3],
                        tiling *t)
 {
-    int64_t want[3];
+    int64_t want[3], f[3];
     for (int d = 0; d < 3; d++) want[d] = want_out[d] + 2 * overlap[d];
     int rc = ax_net_input_for_output(net, want, t->in, t->out);
     if (rc) return fail(rc);
+    pooling_product(net, f);
     for (int d = 0; d < 3; d++) {
         t->ctx[d] = (t->in[d] - t->out[d]) / 2;
         t->keep_lo[d] = overlap[d];
         t->keep[d] = t->out[d] - 2 * overlap[d];
+        int64_t m = d ? 2 * f[d] : 1;
+        if (t->keep[d] >= m) t->keep[d] -= t->keep[d] % m;
     }
     return 0;
 }
@@ -781,7 +801,8 @@ done:
 
 static const char PREDICT_USAGE[] =
     "usage: axon predict --model M.safetensors RAW OUT [options]\n"
-    "  --block z,y,x     output tile per forward pass (default 32,128,128, clipped to the volume)\n"
+    "  --block z,y,x     output tile per forward pass (default 32,128,128, clipped to the volume;\n"
+    "                    y and x rounded down to a multiple of twice the pooling factors)\n"
     "  --overlap z,y,x   output voxels dropped at each tile face (default 0 for valid-padded\n"
     "                    networks, which tile seamlessly; use it for 'same'-padded ones)\n"
     "  --chunks z,y,x    output chunks (default: the tile)\n"

@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 
 #include "nn/nn_int.h"
+#include "nn/winograd.h"
 
 
 /* out[c * ostride + x] (c < nco, x < nx) = (first ? bias[c] or 0 : out[...]) +
@@ -367,12 +368,27 @@ static int check_shape(const ax__conv3d_shape *s)
     return AX_OK;
 }
 
+bool ax__conv3d_winograd = true;
+
 int ax__conv3d_forward_act(const ax__conv3d_shape *s, const float *in, const float *w,
                            const float *bias, float *out, ax__act act)
 {
     int rc = check_shape(s);
     if (rc) return rc;
     if (!in || !w || !out) return ax__err(AX_E_INVALID, "conv3d: missing tensor");
+    /* Winograd F(2x2, 3x3) for unpadded kd x 3 x 3 layers with enough input channels: 2.25x
+     * fewer multiplies, measured 1.5-2.25x faster than the direct kernel on every such
+     * layer of the reference U-Net (bench/cnn/winograd_layers.c). With one input channel
+     * its input transform dominates and the direct kernel wins. The portable Winograd
+     * kernels are not tuned, so the generic path stays direct. */
+    if (ax__conv3d_winograd && use_avx2() && s->kh == 3 && s->kw == 3 && !s->pd && !s->ph && !s->pw &&
+        s->ci >= 4) {
+        rc = ax__conv3d_forward_winograd(s, in, w, bias, out);
+        if (rc != AX_E_UNSUPPORTED) {
+            if (!rc) ax__act_forward(act, out, s->co * s->od * s->oh * s->ow);
+            return rc;
+        }
+    }
     conv_job j = {.ci = s->ci, .co = s->co, .kd = s->kd, .kh = s->kh, .kw = s->kw,
                   .od = s->od, .oh = s->oh, .ow = s->ow, .bias = bias, .out = out, .act = act};
     return conv_run(&j, in, s->id, s->ih, s->iw, s->pd, s->ph, s->pw, w, false);

@@ -209,8 +209,13 @@ static void test_invalid(void)
 
 int main(void)
 {
-    RUN(test_paths);
-    RUN(test_paths_agree);
-    RUN(test_invalid);
+    /* ax__conv3d_forward with Winograd where it applies, then the direct kernel alone */
+    for (int wino = 1; wino >= 0; wino--) {
+        ax__conv3d_winograd = wino;
+        printf("-- Winograd %s\n", wino ? "allowed" : "off");
+        RUN(test_paths);
+        RUN(test_paths_agree);
+        RUN(test_invalid);
+    }
     return TEST_REPORT();
 }
