@@ -400,12 +400,49 @@ int ax__conv3d_forward(const ax__conv3d_shape *s, const float *in, const float *
     return ax__conv3d_forward_act(s, in, w, bias, out, AX_ACT_NONE);
 }
 
+/* The data gradient through Winograd: dout zero padded by k - 1 - p (a copy in this
+ * thread's kept scratch) correlated, unpadded, with the flipped and transposed kernel.
+ * AX_E_UNSUPPORTED where that needs cropping (p > k - 1). */
+static int backward_data_winograd(const ax__conv3d_shape *s, const float *dout, const float *w,
+                                  float *din)
+{
+    int64_t pd = s->kd - 1 - s->pd, ph = 2 - s->ph, pw = 2 - s->pw;
+    if (pd < 0 || ph < 0 || pw < 0) return AX_E_UNSUPPORTED;
+    ax__conv3d_shape t = {.ci = s->co, .co = s->ci, .kd = s->kd, .kh = 3, .kw = 3,
+                          .id = s->od + 2 * pd, .ih = s->oh + 2 * ph, .iw = s->ow + 2 * pw};
+    int rc = ax__conv3d_shape_init(&t);
+    if (rc) return rc;
+    AX_ASSERT(t.od == s->id && t.oh == s->ih && t.ow == s->iw);
+    const int64_t taps = s->kd * 9;
+    float *pad = ax__scratch(AX_SCRATCH_CONV_PAD, (size_t)(t.ci * t.id * t.ih * t.iw) * sizeof(float));
+    float *wf = ax__malloc_array((size_t)(s->co * s->ci * taps), sizeof *wf);
+    if (!pad || !wf) {
+        free(wf);
+        return ax__err(AX_E_NOMEM, "conv3d: out of memory");
+    }
+    /* wf[i][o][tap] = w[o][i][taps - 1 - tap]: transposed channels, reversed taps */
+    for (int64_t o = 0; o < s->co; o++)
+        for (int64_t i = 0; i < s->ci; i++)
+            for (int64_t k = 0; k < taps; k++)
+                wf[(i * s->co + o) * taps + k] = w[(o * s->ci + i) * taps + taps - 1 - k];
+    pad_job pj = {dout, pad, s->od, s->oh, s->ow, t.id, t.ih, t.iw, pd, ph, pw};
+    rc = ax_parallel_for(t.ci * t.id, pad_task, &pj);
+    if (!rc) rc = ax__conv3d_forward_winograd(&t, pad, wf, NULL, din);
+    free(wf);
+    return rc;
+}
+
 int ax__conv3d_backward_data(const ax__conv3d_shape *s, const float *dout, const float *w,
                              float *din)
 {
     int rc = check_shape(s);
     if (rc) return rc;
     if (!dout || !w || !din) return ax__err(AX_E_INVALID, "conv3d: missing tensor");
+    /* as in the forward pass: Winograd where the (transposed) layer suits it */
+    if (ax__conv3d_winograd && use_avx2() && s->kh == 3 && s->kw == 3 && s->co >= 4) {
+        rc = backward_data_winograd(s, dout, w, din);
+        if (rc != AX_E_UNSUPPORTED) return rc;
+    }
     /* din = dout padded by k - 1 - p (cropped where p > k - 1) correlated with the
      * flipped, transposed kernel */
     conv_job j = {.ci = s->co, .co = s->ci, .kd = s->kd, .kh = s->kh, .kw = s->kw,
