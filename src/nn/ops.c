@@ -2,6 +2,7 @@
  * bound, so they are plain loops spread over the pool by channel (or by chunk); each output
  * value is written by one task, so results do not depend on the thread count. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "nn/nn_int.h"
@@ -170,12 +171,38 @@ void ax__maxpool_forward(const ax__tensor *in, const int64_t f[3], ax__tensor *o
     for_each(out->c * out->d, pool_fwd_task, &j);
 }
 
+/* the common (1, 2, 2) window without branches: the gradient goes to the first of the
+ * four inputs (scan order) equal to the maximum */
+static void pool_bwd_122(const pool_job *j, int64_t c, int64_t z)
+{
+    const ax__tensor *in = j->in, *out = j->out;
+    for (int64_t y = 0; y < out->h; y++) {
+        int64_t orow = ((c * out->d + z) * out->h + y) * out->w;
+        int64_t r0 = ((c * in->d + z) * in->h + 2 * y) * in->w, r1 = r0 + in->w;
+        const float *m = out->data + orow, *g = j->gout + orow, *a = in->data + r0, *b = in->data + r1;
+        float *ga = j->gin + r0, *gb = j->gin + r1;
+        for (int64_t x = 0; x < out->w; x++) {
+            float v = m[x], gv = g[x];
+            bool h0 = a[2 * x] == v, h1 = !h0 && a[2 * x + 1] == v, h2 = !h0 && !h1 && b[2 * x] == v,
+                 h3 = !h0 && !h1 && !h2;
+            ga[2 * x] += h0 ? gv : 0.0f;
+            ga[2 * x + 1] += h1 ? gv : 0.0f;
+            gb[2 * x] += h2 ? gv : 0.0f;
+            gb[2 * x + 1] += h3 ? gv : 0.0f;
+        }
+    }
+}
+
 static void pool_bwd_task(void *ctx, int64_t t)
 {
     pool_job *j = ctx;
     const ax__tensor *in = j->in, *out = j->out;
     int64_t c = t / out->d, z = t % out->d;
     const int64_t fd = j->f[0], fh = j->f[1], fw = j->f[2];
+    if (fd == 1 && fh == 2 && fw == 2) {
+        pool_bwd_122(j, c, z);
+        return;
+    }
     for (int64_t y = 0; y < out->h; y++) {
         int64_t orow = ((c * out->d + z) * out->h + y) * out->w;
         for (int64_t x = 0; x < out->w; x++) {
