@@ -123,13 +123,21 @@ static void pooling_product(const ax_net *net, int64_t f[3])
  * in the same phase as a whole-volume pass would: the prediction is then the same bits
  * for any tile shape. */
 static int make_tiling(const ax_net *net, const int64_t want_out[3], const int64_t overlap[3],
-                       tiling *t)
+                       const int64_t *vol, tiling *t)
 {
     int64_t want[3], f[3];
-    for (int d = 0; d < 3; d++) want[d] = want_out[d] + 2 * overlap[d];
+    pooling_product(net, f);
+    for (int d = 0; d < 3; d++) {
+        want[d] = want_out[d];
+        int64_t m = d ? 2 * f[d] : 1;
+        if (vol && m > 1) { /* as many tiles as --block asks for, each a multiple of m */
+            int64_t n = (vol[d] + want[d] - 1) / want[d], per = (vol[d] + n - 1) / n;
+            want[d] = (per + m - 1) / m * m;
+        }
+        want[d] += 2 * overlap[d];
+    }
     int rc = ax_net_input_for_output(net, want, t->in, t->out);
     if (rc) return fail(rc);
-    pooling_product(net, f);
     for (int d = 0; d < 3; d++) {
         t->ctx[d] = (t->in[d] - t->out[d]) / 2;
         t->keep_lo[d] = overlap[d];
@@ -621,7 +629,7 @@ int cmd_train(int argc, char **argv)
     }
     tiling t;
     int64_t no_overlap[3] = {0, 0, 0};
-    if (make_tiling(net, patch, no_overlap, &t)) goto done;
+    if (make_tiling(net, patch, no_overlap, NULL, &t)) goto done;
     /* training z range of each volume; the validation slab comes out of the first */
     int64_t tz[8][2];
     for (int k = 0; k < n_raw; k++) tz[k][0] = 0, tz[k][1] = ds[k].shape[0];
@@ -856,7 +864,7 @@ int cmd_predict(int argc, char **argv)
     for (int d = 0; d < 3; d++)
         if (block[d] > shape[d]) block[d] = shape[d];
     tiling t;
-    if (make_tiling(net, block, overlap, &t)) {
+    if (make_tiling(net, block, overlap, shape, &t)) {
         ax_volume_close(raw);
         ax_net_free(net);
         return 1;
