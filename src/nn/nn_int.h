@@ -44,8 +44,9 @@ AX_HIDDEN int ax__conv3d_shape_init(ax__conv3d_shape *s);
  * the result does not depend on the thread count. */
 AX_HIDDEN int ax__conv3d_forward(const ax__conv3d_shape *s, const float *in, const float *w,
                                  const float *bias, float *out);
-/* Whether the forward pass may use Winograd F(2x2, 3x3) where it is faster (default true;
- * the tests turn it off to check the direct kernel on the same shapes). */
+/* Whether the conv passes may use Winograd (F(2x2, 3x3) forward and data gradient,
+ * F(3x3, 2x2) weight gradient) where it is faster (default true; the tests turn it off to
+ * check the direct kernels on the same shapes). */
 AX_HIDDEN extern bool ax__conv3d_winograd;
 /* the same with the activation applied to each output row as soon as it is complete */
 AX_HIDDEN int ax__conv3d_forward_act(const ax__conv3d_shape *s, const float *in, const float *w,

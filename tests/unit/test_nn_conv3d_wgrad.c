@@ -221,9 +221,14 @@ static void test_accumulate(void)
 
 int main(void)
 {
-    RUN(test_shapes);
-    RUN(test_large);
-    RUN(test_threads);
-    RUN(test_accumulate);
+    /* ax__conv3d_backward_weight with Winograd where it applies, then the direct kernel */
+    for (int wino = 1; wino >= 0; wino--) {
+        ax__conv3d_winograd = wino;
+        printf("-- Winograd %s\n", wino ? "allowed" : "off");
+        RUN(test_shapes);
+        RUN(test_large);
+        RUN(test_threads);
+        RUN(test_accumulate);
+    }
     return TEST_REPORT();
 }
