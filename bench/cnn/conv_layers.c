@@ -235,6 +235,9 @@ static double best_time(int pass, bool blas, const bufs *b, int reps, int thread
 
 int main(int argc, char **argv)
 {
+    /* AX_CONV_DIRECT=1: the direct kernels only (default: what the library dispatches to,
+     * Winograd where it is faster) */
+    if (getenv("AX_CONV_DIRECT") && *getenv("AX_CONV_DIRECT") == '1') ax__conv3d_winograd = false;
     int threads[8] = {1, 2}, nthreads = 2, reps = 3;
     bool want[P_N] = {true, true, true}, use_blas = true;
     const char *only = NULL;
