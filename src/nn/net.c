@@ -19,6 +19,14 @@
 #define MAX_CONVS 4
 
 typedef enum { N_CONV, N_NORM, N_POOL, N_UPCONV, N_UPNEAR, N_CROPCAT } node_kind;
+static const char *const KIND_NAME[] = {"conv", "norm", "pool", "upconv", "upnearest", "cropcat"};
+
+/* AX_NN_PROFILE=1: every node's time on stderr, forward and backward */
+static bool profiling(void)
+{
+    const char *e = getenv("AX_NN_PROFILE");
+    return e && *e == '1';
+}
 
 typedef struct {
     node_kind kind;
@@ -649,9 +657,10 @@ static int plan(ax_net *net, const int64_t in[3], int train)
     net->arena_floats = place_tensors(net, net->t, train, off);
     for (int i = 0; i < net->n_tensors; i++)
         if ((size_t)numel_of(&net->t[i]) > biggest) biggest = (size_t)numel_of(&net->t[i]);
-    net->scratch_floats = 0;
-    for (int i = 0; i < net->n_nodes; i++)
-        if (net->nodes[i].kind == N_UPCONV || train) net->scratch_floats = biggest;
+    /* scratch: the upconv's 1x1x1 view and, in training, gradients that must be added */
+    bool upconv = false;
+    for (int i = 0; i < net->n_nodes; i++) upconv |= net->nodes[i].kind == N_UPCONV;
+    net->scratch_floats = upconv || train ? biggest : 0;
     size_t out_n = (size_t)numel_of(&net->t[net->n_tensors - 1]);
     net->arena = ax__huge_alloc(net->arena_floats * sizeof(float));
     net->scratch = net->scratch_floats ? ax__huge_alloc(2 * net->scratch_floats * sizeof(float)) : NULL;
@@ -795,18 +804,17 @@ int ax_net_forward(ax_net *net, const float *in, const int64_t in_shape[3], floa
     int rc = plan(net, in_shape, train);
     if (rc) return rc;
     net->t[0].data = (float *)in; /* read only */
-    static const char *KIND[] = {"conv", "norm", "pool", "upconv", "upnearest", "cropcat"};
-    bool prof = getenv("AX_NN_PROFILE") && *getenv("AX_NN_PROFILE") == '1';
+    bool prof = profiling();
     for (int i = 0; i < net->n_nodes; i++) {
         double t0 = prof ? ax_time_now() : 0;
         if ((rc = run_node(net, &net->nodes[i]))) return rc;
-        if (prof) { /* AX_NN_PROFILE=1: time per node on stderr */
+        if (prof) {
             const node *nd = &net->nodes[i];
             const ax__tensor *d = &net->t[nd->dst], *s = &net->t[nd->src];
             double ms = 1e3 * (ax_time_now() - t0), fl = 0;
             if (nd->kind == N_CONV) fl = 2.0 * s->c * d->c * nd->k[0] * nd->k[1] * nd->k[2] * (double)(d->d * d->h * d->w);
             fprintf(stderr, "node %2d %-9s %3lld -> %3lld x %lldx%lldx%lld  %8.2f ms  %6.1f GFLOP/s\n", i,
-                    KIND[nd->kind], (long long)s->c, (long long)d->c, (long long)d->d, (long long)d->h,
+                    KIND_NAME[nd->kind], (long long)s->c, (long long)d->c, (long long)d->d, (long long)d->h,
                     (long long)d->w, ms, fl / ms / 1e6);
         }
     }
@@ -839,7 +847,7 @@ static int backprop(ax_net *net)
     bool init[80] = {false};
     init[net->n_tensors - 1] = true;
     int rc = AX_OK;
-    bool prof = getenv("AX_NN_PROFILE") && *getenv("AX_NN_PROFILE") == '1';
+    bool prof = profiling();
     for (int i = net->n_nodes - 1; i >= 0 && !rc; i--) {
         double t0 = prof ? ax_time_now() : 0;
         const node *nd = &net->nodes[i];
@@ -902,11 +910,9 @@ static int backprop(ax_net *net)
         }
         }
         if (!rc && ax_interrupt_requested()) rc = ax__err(AX_E_INTERRUPTED, "interrupted");
-        if (prof) {
-            static const char *KIND[] = {"conv", "norm", "pool", "upconv", "upnearest", "cropcat"};
-            fprintf(stderr, "backward node %2d %-9s %3lld -> %3lld  %8.2f ms\n", i, KIND[nd->kind],
+        if (prof)
+            fprintf(stderr, "backward node %2d %-9s %3lld -> %3lld  %8.2f ms\n", i, KIND_NAME[nd->kind],
                     (long long)s->c, (long long)d->c, 1e3 * (ax_time_now() - t0));
-        }
     }
     return rc;
 }
