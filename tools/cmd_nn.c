@@ -374,8 +374,9 @@ static int64_t rng_int(uint64_t *s, int64_t n) { return n <= 1 ? 0 : (int64_t)(r
 typedef struct {
     double loss, acc, f1; /* unweighted BCE, accuracy at 0.5, F1 of the boundary class */
     int64_t n;
-    /* nearest-neighbour affinities only: the pipeline's own score, watershed + mean
-     * agglomeration at the best of a few thresholds against the labels (NaN otherwise) */
+    /* when the first three channels are the nearest-neighbour affinities: the pipeline's own
+     * score, watershed + mean agglomeration at the best of a few thresholds against the
+     * labels (NaN otherwise) */
     double voi_split, voi_merge, arand, threshold;
 } val_score;
 
@@ -443,7 +444,9 @@ static int validate(ax_net *net, const tiling *t, const dataset *ds, const targe
         vs->n = (int64_t)n;
         static const int64_t NEAR[3][3] = {{-1, 0, 0}, {0, -1, 0}, {0, 0, -1}};
         vs->voi_split = vs->voi_merge = vs->arand = vs->threshold = NAN;
-        if (ts->affinities && ts->n_off == 3 && !memcmp(ts->off, NEAR, sizeof NEAR))
+        /* the first three channels drive the segmentation; longer-range ones are extra
+         * (auxiliary) targets */
+        if (ts->affinities && ts->n_off >= 3 && !memcmp(ts->off, NEAR, sizeof NEAR))
             rc = segment_score(p, on, ds->lab + vz[0] * ds->shape[1] * ds->shape[2], vs);
     }
     free(p);
