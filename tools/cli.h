@@ -39,5 +39,17 @@ int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_model_info(int argc, char **argv);
+int cmd_reconstruct(int argc, char **argv);
+
+/* Block-wise inference (cmd_nn.c): raw_path through net into out_path, a (C, z, y, x)
+ * float32 volume with C = min(max_channels, the net's outputs) (0: all), tiles of `block`
+ * output voxels. Prints errors and the summary; returns an exit status (0, 1, 130). */
+typedef struct {
+    double seconds, net_seconds, gflops;
+    int64_t voxels, tiles;
+} predict_stats;
+int predict_volume(ax_net *net, const char *model, const char *raw_path, const char *out_path,
+                   const int64_t block[3], const int64_t overlap[3], const int64_t chunks[3],
+                   bool overwrite, int max_channels, predict_stats *st);
 
 #endif

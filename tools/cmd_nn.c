@@ -820,6 +820,125 @@ static const char PREDICT_USAGE[] =
     "  --overwrite       replace OUT if it exists\n"
     "OUT is a 4-d float32 (C, z, y, x) volume (zarr, n5, h5, ...), built under a temporary name.\n";
 
+/* Block-wise inference of `net` over raw_path into out_path (see cli.h). */
+int predict_volume(ax_net *net, const char *model, const char *raw_path, const char *out_path,
+                   const int64_t block_in[3], const int64_t overlap[3], const int64_t chunks[3],
+                   bool overwrite, int max_channels, predict_stats *st)
+{
+    double t0 = ax_time_now();
+    int64_t block[3] = {block_in[0], block_in[1], block_in[2]};
+    if (ax_net_in_channels(net) != 1) {
+        fprintf(stderr, "axon: error: %s takes %d input channels; predict feeds one raw volume\n", model,
+                ax_net_in_channels(net));
+        return 1;
+    }
+    ax_volume *raw;
+    int64_t shape[3];
+    if (open3(raw_path, &raw, shape)) return 1;
+    const ax_volume_info *ri = ax_volume_get_info(raw);
+    for (int d = 0; d < 3; d++)
+        if (block[d] > shape[d]) block[d] = shape[d];
+    tiling t;
+    if (make_tiling(net, block, overlap, shape, &t)) {
+        ax_volume_close(raw);
+        return 1;
+    }
+    int NC = ax_net_out_channels(net), C = max_channels > 0 && max_channels < NC ? max_channels : NC;
+    ax_volume_create_params p = ax_volume_create_params_default();
+    p.dtype = AX_DTYPE_F32;
+    p.ndim = 4;
+    p.shape[0] = p.chunks[0] = C;
+    for (int d = 0; d < 3; d++) {
+        p.shape[d + 1] = shape[d];
+        int64_t c = chunks[d] ? chunks[d] : t.keep[d];
+        p.chunks[d + 1] = c < shape[d] ? c : shape[d];
+        p.voxel_size[d] = ri->voxel_size[d];
+        p.offset[d] = ri->offset[d];
+    }
+    p.has_voxel_size = ri->has_voxel_size;
+    p.overwrite = overwrite;
+    ax_volume *out;
+    int rc;
+    if ((rc = ax_volume_create(out_path, &p, &out))) {
+        ax_volume_close(raw);
+        return fail(rc);
+    }
+    int64_t nb[3], total = 1;
+    for (int d = 0; d < 3; d++) {
+        nb[d] = (shape[d] + t.keep[d] - 1) / t.keep[d];
+        total *= nb[d];
+    }
+    /* the raw box one tile reads is at most the tile input (mirroring only folds it) */
+    float *box = malloc((size_t)vox(t.in) * sizeof(float)), *in = malloc((size_t)vox(t.in) * sizeof(float));
+    float *y = malloc((size_t)vox(t.out) * (size_t)NC * sizeof(float)), *o = malloc((size_t)vox(t.keep) * (size_t)C * sizeof(float));
+    if (!box || !in || !y || !o) {
+        fprintf(stderr, "axon: error: out of memory for the tile buffers\n");
+        rc = AX_E_NOMEM;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    ax_progress *prog = ax_progress_new("predict", total);
+    double tnet = 0;
+    for (int64_t b = 0; b < total && !rc; b++) {
+        if (g_interrupted) {
+            rc = AX_E_INTERRUPTED;
+            break;
+        }
+        int64_t k[3] = {b / (nb[1] * nb[2]), (b / nb[2]) % nb[1], b % nb[2]}, os[3], on[3], is[3], bo[3], bs[3];
+        for (int d = 0; d < 3; d++) {
+            os[d] = k[d] * t.keep[d];
+            on[d] = os[d] + t.keep[d] > shape[d] ? shape[d] - os[d] : t.keep[d];
+            is[d] = os[d] - t.keep_lo[d] - t.ctx[d];
+        }
+        mirror_box(shape, is, t.in, bo, bs);
+        if ((rc = read_raw(raw, raw_path, bo, bs, box))) break;
+        fill_input(box, bo, bs, shape, is, t.in, in);
+        double tn = ax_time_now();
+        if ((rc = ax_net_forward(net, in, t.in, y, 0))) break;
+        tnet += ax_time_now() - tn;
+        for (int c = 0; c < C; c++)
+            for (int64_t z = 0; z < on[0]; z++)
+                for (int64_t yy = 0; yy < on[1]; yy++)
+                    memcpy(o + ((c * on[0] + z) * on[1] + yy) * on[2],
+                           y + ((c * t.out[0] + t.keep_lo[0] + z) * t.out[1] + t.keep_lo[1] + yy) * t.out[2] + t.keep_lo[2],
+                           (size_t)on[2] * sizeof(float));
+        int64_t ws[4] = {0, os[0], os[1], os[2]}, wz[4] = {C, on[0], on[1], on[2]};
+        rc = ax_volume_write_region(out, ws, wz, AX_DTYPE_F32, o);
+        ax_progress_add(prog, 1);
+    }
+    ax_progress_done(prog);
+    free(box);
+    free(in);
+    free(y);
+    free(o);
+    ax_volume_close(raw);
+    if (rc) {
+        if (rc == AX_E_INTERRUPTED) fprintf(stderr, "\naxon: interrupted: %s was not written\n", out_path);
+        else if (rc != AX_E_INVALID || ax_errmsg()[0]) fail(rc);
+        ax_volume_abort(out);
+        return rc == AX_E_INTERRUPTED ? 130 : 1;
+    }
+    if ((rc = ax_volume_close(out))) return fail(rc);
+    double sec = ax_time_now() - t0, gf = ax_net_forward_flops(net, t.in) * (double)total / 1e9;
+    if (st) {
+        st->seconds = sec;
+        st->net_seconds = tnet;
+        st->gflops = gf / fmax(tnet, 1e-9);
+        st->voxels = vox(shape);
+        st->tiles = total;
+    }
+    if (!g_quiet)
+        fprintf(stderr,
+                "axon: wrote %s: %d x %lld x %lld x %lld float32 in %.2f s (%.3g voxels/s; network %.2f s, "
+                "%.1f GFLOP/s), %lld tiles of %lldx%lldx%lld from %lldx%lldx%lld inputs, %d threads, "
+                "peak memory %.0f MiB\n",
+                out_path, C, (long long)shape[0], (long long)shape[1], (long long)shape[2], sec,
+                (double)vox(shape) / sec, tnet, gf / fmax(tnet, 1e-9), (long long)total, (long long)t.keep[0],
+                (long long)t.keep[1], (long long)t.keep[2], (long long)t.in[0], (long long)t.in[1],
+                (long long)t.in[2], ax_threads_get(), mib(ax_peak_rss_bytes()));
+    return 0;
+}
+
 int cmd_predict(int argc, char **argv)
 {
     const char *model = NULL, *pos[2] = {NULL, NULL};
@@ -847,124 +966,12 @@ int cmd_predict(int argc, char **argv)
         pos[npos++] = a;
     }
     if (!model || npos != 2) return usage_error("%s", "predict: needs --model, RAW and OUT (axon predict --help)");
-    double t0 = ax_time_now();
     ax_net *net;
     int rc = ax_net_load(model, &net);
     if (rc) return fail(rc);
-    if (ax_net_in_channels(net) != 1) {
-        fprintf(stderr, "axon: error: %s takes %d input channels; predict feeds one raw volume\n", model,
-                ax_net_in_channels(net));
-        ax_net_free(net);
-        return 1;
-    }
-    ax_volume *raw;
-    int64_t shape[3];
-    if (open3(pos[0], &raw, shape)) {
-        ax_net_free(net);
-        return 1;
-    }
-    const ax_volume_info *ri = ax_volume_get_info(raw);
-    for (int d = 0; d < 3; d++)
-        if (block[d] > shape[d]) block[d] = shape[d];
-    tiling t;
-    if (make_tiling(net, block, overlap, shape, &t)) {
-        ax_volume_close(raw);
-        ax_net_free(net);
-        return 1;
-    }
-    int C = ax_net_out_channels(net);
-    ax_volume_create_params p = ax_volume_create_params_default();
-    p.dtype = AX_DTYPE_F32;
-    p.ndim = 4;
-    p.shape[0] = p.chunks[0] = C;
-    for (int d = 0; d < 3; d++) {
-        p.shape[d + 1] = shape[d];
-        int64_t c = chunks[d] ? chunks[d] : t.keep[d];
-        p.chunks[d + 1] = c < shape[d] ? c : shape[d];
-        p.voxel_size[d] = ri->voxel_size[d];
-        p.offset[d] = ri->offset[d];
-    }
-    p.has_voxel_size = ri->has_voxel_size;
-    p.overwrite = overwrite;
-    ax_volume *out;
-    if ((rc = ax_volume_create(pos[1], &p, &out))) {
-        ax_volume_close(raw);
-        ax_net_free(net);
-        return fail(rc);
-    }
-    int64_t nb[3], total = 1;
-    for (int d = 0; d < 3; d++) {
-        nb[d] = (shape[d] + t.keep[d] - 1) / t.keep[d];
-        total *= nb[d];
-    }
-    /* the raw box one tile reads is at most the tile input (mirroring only folds it) */
-    float *box = malloc((size_t)vox(t.in) * sizeof(float)), *in = malloc((size_t)vox(t.in) * sizeof(float));
-    float *y = malloc((size_t)vox(t.out) * (size_t)C * sizeof(float)), *o = malloc((size_t)vox(t.keep) * (size_t)C * sizeof(float));
-    if (!box || !in || !y || !o) {
-        fprintf(stderr, "axon: error: out of memory for the tile buffers\n");
-        rc = AX_E_NOMEM;
-    }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    ax_progress *prog = ax_progress_new("predict", total);
-    double tnet = 0;
-    for (int64_t b = 0; b < total && !rc; b++) {
-        if (g_interrupted) {
-            rc = AX_E_INTERRUPTED;
-            break;
-        }
-        int64_t k[3] = {b / (nb[1] * nb[2]), (b / nb[2]) % nb[1], b % nb[2]}, os[3], on[3], is[3], bo[3], bs[3];
-        for (int d = 0; d < 3; d++) {
-            os[d] = k[d] * t.keep[d];
-            on[d] = os[d] + t.keep[d] > shape[d] ? shape[d] - os[d] : t.keep[d];
-            is[d] = os[d] - t.keep_lo[d] - t.ctx[d];
-        }
-        mirror_box(shape, is, t.in, bo, bs);
-        if ((rc = read_raw(raw, pos[0], bo, bs, box))) break;
-        fill_input(box, bo, bs, shape, is, t.in, in);
-        double tn = ax_time_now();
-        if ((rc = ax_net_forward(net, in, t.in, y, 0))) break;
-        tnet += ax_time_now() - tn;
-        for (int c = 0; c < C; c++)
-            for (int64_t z = 0; z < on[0]; z++)
-                for (int64_t yy = 0; yy < on[1]; yy++)
-                    memcpy(o + ((c * on[0] + z) * on[1] + yy) * on[2],
-                           y + ((c * t.out[0] + t.keep_lo[0] + z) * t.out[1] + t.keep_lo[1] + yy) * t.out[2] + t.keep_lo[2],
-                           (size_t)on[2] * sizeof(float));
-        int64_t ws[4] = {0, os[0], os[1], os[2]}, wz[4] = {C, on[0], on[1], on[2]};
-        rc = ax_volume_write_region(out, ws, wz, AX_DTYPE_F32, o);
-        ax_progress_add(prog, 1);
-    }
-    ax_progress_done(prog);
-    free(box);
-    free(in);
-    free(y);
-    free(o);
-    ax_volume_close(raw);
-    if (rc) {
-        if (rc == AX_E_INTERRUPTED) fprintf(stderr, "\naxon: interrupted: %s was not written\n", pos[1]);
-        else if (rc != AX_E_INVALID || ax_errmsg()[0]) fail(rc);
-        ax_volume_abort(out);
-        ax_net_free(net);
-        return rc == AX_E_INTERRUPTED ? 130 : 1;
-    }
-    if ((rc = ax_volume_close(out))) {
-        ax_net_free(net);
-        return fail(rc);
-    }
-    if (!g_quiet) {
-        double sec = ax_time_now() - t0, gf = ax_net_forward_flops(net, t.in) * (double)total / 1e9;
-        fprintf(stderr,
-                "axon: wrote %s: %d x %lld x %lld x %lld float32 in %.2f s (%.3g voxels/s; network %.2f s, "
-                "%.1f GFLOP/s), %lld tiles of %lldx%lldx%lld from %lldx%lldx%lld inputs, %d threads, "
-                "peak memory %.0f MiB\n",
-                pos[1], C, (long long)shape[0], (long long)shape[1], (long long)shape[2], sec,
-                (double)vox(shape) / sec, tnet, gf / fmax(tnet, 1e-9), (long long)total, (long long)t.keep[0],
-                (long long)t.keep[1], (long long)t.keep[2], (long long)t.in[0], (long long)t.in[1],
-                (long long)t.in[2], ax_threads_get(), mib(ax_peak_rss_bytes()));
-    }
+    int ret = predict_volume(net, model, pos[0], pos[1], block, overlap, chunks, overwrite, 0, NULL);
     ax_net_free(net);
-    return 0;
+    return ret;
 }
 
 /* ---- axon model-info --------------------------------------------------------------------------- */
