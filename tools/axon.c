@@ -72,6 +72,9 @@ static void print_usage(FILE *f)
             "  predict --model M.safetensors RAW OUT [--block z,y,x]\n"
             "                               block-wise inference into a (C, z, y, x) volume\n"
             "  model-info M.safetensors     a model's description and training record (JSON)\n"
+            "  reconstruct RAW -o OUTDIR [--model M] [--gt GT] [--threshold T]\n"
+            "                               the whole pipeline: affinities, fragments, segmentation,\n"
+            "                               Neuroglancer copy, report.html, metrics.json (resumable)\n"
             "\n"
             "volumes: x.h5:dataset  x.zarr[:array]  x.n5[:dataset]  x.tif  dir/ (TIFF slices)\n"
             "         x.precomputed (or precomputed://dir); prefixes zarr: n5: h5: tiff: tiffdir:\n"
@@ -659,6 +662,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) return cmd_train(n, rest);
     if (!strcmp(cmd, "predict")) return cmd_predict(n, rest);
     if (!strcmp(cmd, "model-info")) return cmd_model_info(n, rest);
+    if (!strcmp(cmd, "reconstruct")) return cmd_reconstruct(n, rest);
     if (!strcmp(cmd, "version")) return cmd_version();
     if (!strcmp(cmd, "help")) {
         print_usage(stdout);
