@@ -75,6 +75,8 @@ static void print_usage(FILE *f)
             "  reconstruct RAW -o OUTDIR [--model M] [--gt GT] [--threshold T]\n"
             "                               the whole pipeline: affinities, fragments, segmentation,\n"
             "                               Neuroglancer copy, report.html, metrics.json (resumable)\n"
+            "  tune RAW --gt GT -o run.json [--model M] [--thresholds ...]\n"
+            "                               the agglomeration threshold with the best VOI\n"
             "\n"
             "volumes: x.h5:dataset  x.zarr[:array]  x.n5[:dataset]  x.tif  dir/ (TIFF slices)\n"
             "         x.precomputed (or precomputed://dir); prefixes zarr: n5: h5: tiff: tiffdir:\n"
@@ -663,6 +665,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "predict")) return cmd_predict(n, rest);
     if (!strcmp(cmd, "model-info")) return cmd_model_info(n, rest);
     if (!strcmp(cmd, "reconstruct")) return cmd_reconstruct(n, rest);
+    if (!strcmp(cmd, "tune")) return cmd_tune(n, rest);
     if (!strcmp(cmd, "version")) return cmd_version();
     if (!strcmp(cmd, "help")) {
         print_usage(stdout);

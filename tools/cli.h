@@ -40,6 +40,7 @@ int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_model_info(int argc, char **argv);
 int cmd_reconstruct(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 /* Block-wise inference (cmd_nn.c): raw_path through net into out_path, a (C, z, y, x)
  * float32 volume with C = min(max_channels, the net's outputs) (0: all), tiles of `block`

@@ -469,12 +469,14 @@ static int write_report(const recon_opts *o, const char *dir, const stage_record
 static const char USAGE[] =
     "usage: axon reconstruct RAW -o OUTDIR [--model M.safetensors] [--gt GT]\n"
     "                        [--threshold T] [--merge-function mean|max|quantile:Q]\n"
-    "                        [--block z,y,x] [--overwrite]\n"
+    "                        [--block z,y,x] [--config run.json] [--overwrite]\n"
     "  raw EM -> affinities -> watershed fragments -> agglomerated segmentation, with a\n"
     "  Neuroglancer copy, OUTDIR/report.html and OUTDIR/metrics.json (scores with --gt).\n"
     "  --model      default: models/medulla_affinities.safetensors beside the axon binary\n"
     "               (or $AX_MODELS/medulla_affinities.safetensors)\n"
     "  --threshold  agglomeration threshold (default 0.7)\n"
+    "  --config run.json  settings from `axon tune` (model, merge function, threshold);\n"
+    "               options given on the command line win\n"
     "  A re-run continues: stages finished with the same parameters are kept.\n";
 
 static char *default_model(void)
@@ -494,6 +496,26 @@ int cmd_reconstruct(int argc, char **argv)
 {
     recon_opts o = {.threshold = 0.7, .merge = AX_MERGE_MEAN, .quantile = 0.5, .block = {32, 128, 128}};
     char *model_owned = NULL;
+    json_t *cfg = NULL;
+    /* a run config first, so that the command line overrides it */
+    for (int i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--config")) {
+            json_error_t e;
+            cfg = json_load_file(argv[i + 1], 0, &e);
+            if (!json_is_object(cfg)) {
+                fprintf(stderr, "axon: error: %s: not a run config (%s)\n", argv[i + 1], e.text);
+                json_decref(cfg);
+                return 1;
+            }
+            json_t *v;
+            if ((v = json_object_get(cfg, "threshold")) && json_is_number(v)) o.threshold = json_number_value(v);
+            if ((v = json_object_get(cfg, "model")) && json_is_string(v)) o.model = json_string_value(v);
+            if ((v = json_object_get(cfg, "merge_function")) && json_is_string(v)) {
+                const char *m = json_string_value(v);
+                o.merge = !strcmp(m, "max") ? AX_MERGE_MAX : !strncmp(m, "quantile:", 9) ? AX_MERGE_QUANTILE : AX_MERGE_MEAN;
+                if (o.merge == AX_MERGE_QUANTILE) o.quantile = atof(m + 9);
+            }
+        }
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -507,6 +529,7 @@ int cmd_reconstruct(int argc, char **argv)
             if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out = v;
             else if (!strcmp(a, "--model")) o.model = v;
             else if (!strcmp(a, "--gt")) o.gt = v;
+            else if (!strcmp(a, "--config")) continue; /* read above */
             else if (!strcmp(a, "--threshold")) { if (!parse_f64(v, &o.threshold) || o.threshold < 0 || o.threshold > 1) return usage_error("reconstruct: bad --threshold '%s' (0..1)", v); }
             else if (!strcmp(a, "--block")) { if (parse_list(v, o.block, 3) != 3 || o.block[0] < 1 || o.block[1] < 1 || o.block[2] < 1) return usage_error("reconstruct: bad --block '%s'", v); }
             else if (!strcmp(a, "--merge-function")) {
@@ -686,5 +709,155 @@ done:
     free(ng);
     free(metrics);
     free(model_owned);
+    json_decref(cfg);
+    return ret;
+}
+
+/* ---- axon tune: the agglomeration threshold with the best VOI on a validation volume ------- */
+
+static const char TUNE_USAGE[] =
+    "usage: axon tune RAW --gt GT -o run.json [--model M] [--thresholds 0.1,0.2,...]\n"
+    "                 [--merge-function mean|max|quantile:Q] [--work DIR]\n"
+    "  predicts and over-segments RAW once, agglomerates at every threshold in one pass, scores\n"
+    "  each against GT and writes the one with the smallest VOI split + merge into run.json\n"
+    "  (for axon reconstruct --config). DIR (default run.json.work) keeps the affinities,\n"
+    "  fragments and one segmentation per threshold, so a re-tune reuses them.\n";
+
+int cmd_tune(int argc, char **argv)
+{
+    const char *raw = NULL, *gt = NULL, *out = NULL, *work = NULL, *merge_s = "mean";
+    char *model = NULL;
+    double th[64] = {0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
+    int nth = 11;
+    recon_opts o = {.merge = AX_MERGE_MEAN, .quantile = 0.5, .block = {32, 128, 128}};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(TUNE_USAGE, stdout);
+            return 0;
+        }
+        if (a[0] == '-' && a[1]) {
+            if (!v) return usage_error("tune: %s needs a value", a);
+            i++;
+            if (!strcmp(a, "--gt")) gt = v;
+            else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = v;
+            else if (!strcmp(a, "--model")) model = strdup(v);
+            else if (!strcmp(a, "--work")) work = v;
+            else if (!strcmp(a, "--thresholds")) {
+                if ((nth = parse_flist(v, th, 64)) < 1) return usage_error("tune: bad --thresholds '%s'", v);
+                for (int k = 0; k < nth; k++)
+                    if (th[k] < 0 || th[k] > 1 || (k && th[k] <= th[k - 1]))
+                        return usage_error("tune: --thresholds '%s' must rise within [0, 1]", v);
+            } else if (!strcmp(a, "--merge-function")) {
+                merge_s = v;
+                if (!strcmp(v, "mean")) o.merge = AX_MERGE_MEAN;
+                else if (!strcmp(v, "max")) o.merge = AX_MERGE_MAX;
+                else if (!strncmp(v, "quantile:", 9) && parse_f64(v + 9, &o.quantile)) o.merge = AX_MERGE_QUANTILE;
+                else return usage_error("tune: bad --merge-function '%s'", v);
+            } else return usage_error("tune: unknown option '%s'", a);
+            continue;
+        }
+        if (raw) return usage_error("tune: unexpected argument '%s'", a);
+        raw = a;
+    }
+    if (!raw || !gt || !out) return usage_error("%s", "tune: needs RAW, --gt and -o run.json (axon tune --help)");
+    if (!model) model = default_model();
+    char *workdir = work ? strdup(work) : malloc(strlen(out) + 6);
+    if (!work) sprintf(workdir, "%s.work", out);
+    /* the first two stages through reconstruct itself (kept, so a re-tune is quick) */
+    char *args[] = {(char *)raw, "-o", workdir, "--model", model, "--threshold", "0.5", NULL};
+    int ret = cmd_reconstruct(7, args);
+    char *aff = join(workdir, "affinities.zarr"), *frag = join(workdir, "fragments.zarr");
+    ax_volume *av = NULL, *fv = NULL, *outs[64] = {0};
+    char *paths[64] = {0};
+    json_t *table = json_array();
+    int best = -1, rc = 0;
+    double best_voi = INFINITY;
+    ax_eval_result res[64];
+    memset(res, 0, sizeof res);
+    if (ret) goto done;
+    ret = 1;
+    if (open_checked(aff, &av) || open_checked(frag, &fv)) goto done;
+    for (int k = 0; k < nth; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "tune_t%g.zarr", th[k]);
+        paths[k] = join(workdir, name);
+        if ((rc = create_labels_like(paths[k], ax_volume_get_info(fv), &outs[k]))) {
+            fail(rc);
+            goto done;
+        }
+    }
+    ax_agglomerate_params ap = ax_agglomerate_params_default();
+    ap.merge_function = o.merge;
+    ap.quantile = o.quantile;
+    ap.thresholds = th;
+    ap.n_thresholds = nth;
+    if ((rc = ax_agglomerate_volume(av, fv, outs, &ap))) {
+        fail(rc);
+        goto done;
+    }
+    for (int k = 0; k < nth; k++) {
+        rc = ax_volume_close(outs[k]);
+        outs[k] = NULL;
+        if (rc) {
+            fail(rc);
+            goto done;
+        }
+    }
+    printf("threshold   VOI split  VOI merge    VOI sum   adapted Rand\n");
+    for (int k = 0; k < nth; k++) {
+        ax_volume *sv, *gv;
+        if (open_checked(paths[k], &sv)) goto done;
+        if (open_checked(gt, &gv)) {
+            ax_volume_close(sv);
+            goto done;
+        }
+        ax_eval_params ep = ax_eval_params_default();
+        ep.worst = 0;
+        rc = ax_eval_volumes(sv, gv, &ep, &res[k]);
+        ax_volume_close(sv);
+        ax_volume_close(gv);
+        if (rc) {
+            fail(rc);
+            goto done;
+        }
+        double voi = res[k].voi_split + res[k].voi_merge;
+        printf("%9g %10.4f %10.4f %10.4f %14.4f\n", th[k], res[k].voi_split, res[k].voi_merge, voi, res[k].arand);
+        json_array_append_new(table, json_pack("{s:f, s:f, s:f, s:f}", "threshold", th[k], "voi_split",
+                                               res[k].voi_split, "voi_merge", res[k].voi_merge, "arand", res[k].arand));
+        if (voi < best_voi) best_voi = voi, best = k;
+    }
+    {
+        json_t *run = json_pack("{s:s, s:s, s:f, s:{s:s, s:s, s:f, s:f, s:f, s:o}}", "model", model, "merge_function",
+                                merge_s, "threshold", th[best], "tuned_on", "raw", raw, "gt", gt, "voi_split",
+                                res[best].voi_split, "voi_merge", res[best].voi_merge, "arand", res[best].arand,
+                                "table", table);
+        table = NULL;
+        char *tmp = malloc(strlen(out) + 10);
+        sprintf(tmp, "%s.partial", out);
+        int bad = json_dump_file(run, tmp, JSON_INDENT(1)) || rename(tmp, out);
+        json_decref(run);
+        free(tmp);
+        if (bad) {
+            fprintf(stderr, "axon: error: %s: cannot write (%s)\n", out, strerror(errno));
+            goto done;
+        }
+    }
+    if (!g_quiet)
+        fprintf(stderr, "axon tune: best threshold %g (VOI %.4f = split %.4f + merge %.4f), written to %s\n", th[best],
+                best_voi, res[best].voi_split, res[best].voi_merge, out);
+    ret = 0;
+done:
+    for (int k = 0; k < nth; k++) {
+        if (outs[k]) ax_volume_abort(outs[k]);
+        free(paths[k]);
+    }
+    json_decref(table);
+    ax_volume_close(av);
+    ax_volume_close(fv);
+    free(aff);
+    free(frag);
+    free(workdir);
+    free(model);
     return ret;
 }

@@ -45,6 +45,17 @@ has "continued" "done in an earlier run"
 "$A" reconstruct "$S:raw" --model "$M" -o "$T/r1" --threshold 0.7 >/dev/null 2>&1
 expect 0 "same segmentation as the uninterrupted run" -- "$A" diff "$T/r1/segmentation.zarr" "$T/r2/segmentation.zarr"
 
+# ---- tune: the threshold with the smallest VOI sum, used by reconstruct --config
+expect 0 "tune" -- "$A" tune "$S:raw" --gt "$S:gt_bodies" --model "$M" -o "$T/run.json" --thresholds 0.3,0.5,0.7
+best=$(awk 'NR>1 && $1+0==$1 {if (min=="" || $4<min) {min=$4; t=$1}} END{print t}' "$T/out")
+same_t() { # FILE: its "threshold" equals $best
+  awk -v b="$best" '/"threshold":/ {gsub(/[",]/, ""); if ($2 - b < 1e-9 && b - $2 < 1e-9) f = 1} END {exit !f}' "$1"
+}
+same_t "$T/run.json" && ok "run.json holds the best threshold ($best)" || bad "run.json threshold is not $best"
+expect 0 "reconstruct --config" -- "$A" reconstruct "$S:raw" -o "$T/r3" --config "$T/run.json" --gt "$S:gt_bodies"
+has "uses the tuned threshold" "VOI split"
+same_t "$T/r3/metrics.json" && ok "metrics.json records it" || bad "metrics.json threshold"
+
 # ---- bad input: before heavy work, naming the file
 expect 1 "4-d raw" -- "$A" reconstruct "$T/r1/affinities.zarr" -o "$T/bad1" --model "$M"
 has "names the problem" "expected a 3-d raw volume"
