@@ -474,7 +474,7 @@ static const char USAGE[] =
     "  Neuroglancer copy, OUTDIR/report.html and OUTDIR/metrics.json (scores with --gt).\n"
     "  --model      default: models/medulla_affinities.safetensors beside the axon binary\n"
     "               (or $AX_MODELS/medulla_affinities.safetensors)\n"
-    "  --threshold  agglomeration threshold (default 0.7)\n"
+    "  --threshold  agglomeration threshold (default 0.6, tuned on medulla z120-149)\n"
     "  --config run.json  settings from `axon tune` (model, merge function, threshold);\n"
     "               options given on the command line win\n"
     "  A re-run continues: stages finished with the same parameters are kept.\n";
@@ -494,7 +494,7 @@ static char *default_model(void)
 
 int cmd_reconstruct(int argc, char **argv)
 {
-    recon_opts o = {.threshold = 0.7, .merge = AX_MERGE_MEAN, .quantile = 0.5, .block = {32, 128, 128}};
+    recon_opts o = {.threshold = 0.6, .merge = AX_MERGE_MEAN, .quantile = 0.5, .block = {32, 128, 128}};
     char *model_owned = NULL;
     json_t *cfg = NULL;
     /* a run config first, so that the command line overrides it */

@@ -3,7 +3,7 @@
 (150 x 250 x 250, ../shared/data/flyem_medulla) with the shipped model, in one run:
 
 - axon: `axon reconstruct RAW -o DIR --model models/medulla_affinities.safetensors` (predict,
-  watershed, agglomeration at 0.7, Neuroglancer copy, report), one process timed from
+  watershed, agglomeration at 0.6, Neuroglancer copy, report), one process timed from
   outside, per-stage times from its metrics.json.
 - peer: the same network in PyTorch 1.13 (tests/interop/unet_torch.py loads the same
   safetensors file), run over the same tiles with the same mirrored context, then
@@ -71,7 +71,7 @@ def main():
     ap.add_argument("--axon", default=os.path.join(ROOT, "build", "axon"))
     ap.add_argument("--data", default=os.environ.get("AX_DATA", os.path.join(ROOT, "..", "shared", "data")))
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--threshold", type=float, default=0.7)
+    ap.add_argument("--threshold", type=float, default=0.6)
     a = ap.parse_args()
     h5 = os.path.join(a.data, "flyem_medulla", "medulla_z0-149.h5")
     model = os.path.join(ROOT, "models", "medulla_affinities.safetensors")
