@@ -1,16 +1,18 @@
-/* winograd_layers.c: the Winograd F(2x2, 3x3) prototype (src/nn/winograd*.c) against the
- * direct conv3d forward (ax__conv3d_forward) on the 3x3x3 layers of the reference 3-level
- * U-Net (valid convs; L0c1 with its single input channel is left out), as ms, "effective"
+/* winograd_layers.c: the Winograd kernels against the direct ones on the 3x3x3 layers of the
+ * reference 3-level U-Net (valid convs; L0c1 with its single input channel is left out):
+ * the forward pass F(2x2, 3x3) (src/nn/winograd*.c, --pass f, the default) or the weight
+ * gradient F(3x3, 2x2) (src/nn/winograd_wgrad*.c, --pass w). Reported as ms, "effective"
  * GFLOP/s (the direct convolution's 2 * co * ci * 27 * outputs FLOPs over the time, so the
  * two columns compare as speeds) and the ratio direct / Winograd time, plus the largest
- * difference between the two outputs relative to the output's magnitude.
+ * difference between the two results relative to the result's magnitude.
  *
  * Build (from the repository root, after `make`):
  *   cc -O2 -Iinclude -Isrc -o build/winograd_layers bench/cnn/winograd_layers.c \
  *      build/libaxon.a $(pkg-config --libs jansson libzstd blosc libdeflate libtiff-4 \
  *      libpng zlib hdf5) -lm -pthread
  * Run:
- *   build/winograd_layers [--threads 1,2] [--reps 5] [--layers L1c2,L2c2] [--cputime]
+ *   build/winograd_layers [--pass f|w] [--threads 1,2] [--reps 5] [--layers L1c2,L2c2]
+ *                         [--cputime]
  * Each figure is the best of --reps runs after one warm-up (other processes share the
  * cores). --cputime: the process's CPU time divided by the thread count instead of the
  * wall clock (as in conv_layers.c).
@@ -24,6 +26,7 @@
 
 #include "nn/nn_int.h"
 #include "nn/winograd.h"
+#include "nn/winograd_wgrad.h"
 
 typedef struct {
     const char *name;
@@ -64,16 +67,23 @@ static double clock_now(int threads)
     return ((double)t.tv_sec + 1e-9 * (double)t.tv_nsec) / threads;
 }
 
+static bool weight_pass; /* --pass w */
+
 typedef struct {
     const ax__conv3d_shape *s;
-    const float *in, *w, *bias;
-    float *out;
+    const float *in, *w, *bias, *dout;
+    float *out, *dw, *dbias;
 } bufs;
 
 static void run(bool wino, const bufs *b)
 {
-    ax__conv3d_winograd = false; /* the library's own entry point, kept on its direct kernel */
-    int rc = wino ? ax__conv3d_forward_winograd(b->s, b->in, b->w, b->bias, b->out)
+    ax__conv3d_winograd = false; /* the library's own entry points, kept on their direct kernels */
+    int rc;
+    if (weight_pass)
+        rc = wino ? ax__conv3d_backward_weight_winograd(b->s, b->in, b->dout, b->dw, b->dbias)
+                  : ax__conv3d_backward_weight(b->s, b->in, b->dout, b->dw, b->dbias);
+    else
+        rc = wino ? ax__conv3d_forward_winograd(b->s, b->in, b->w, b->bias, b->out)
                   : ax__conv3d_forward(b->s, b->in, b->w, b->bias, b->out);
     if (rc) {
         fprintf(stderr, "%s: %s\n", wino ? "winograd" : "conv3d", ax_errmsg());
@@ -103,6 +113,8 @@ int main(int argc, char **argv)
             nthreads = 0;
             for (char *t = strtok(argv[++i], ","); t && nthreads < 8; t = strtok(NULL, ","))
                 threads[nthreads++] = atoi(t);
+        } else if (!strcmp(argv[i], "--pass") && i + 1 < argc) {
+            weight_pass = argv[++i][0] == 'w';
         } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--layers") && i + 1 < argc) {
@@ -110,14 +122,14 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--cputime")) {
             cputime = true;
         } else {
-            fprintf(stderr, "usage: %s [--threads 1,2] [--reps N] [--layers L1c2,...] "
+            fprintf(stderr, "usage: %s [--pass f|w] [--threads 1,2] [--reps N] [--layers L1c2,...] "
                     "[--cputime]\n", argv[0]);
             return 2;
         }
     }
     if (reps < 1) reps = 1;
-    printf("simd: %s; forward pass, best of %d; GF/s = direct-conv FLOPs / time\n",
-           ax_simd_name(), reps);
+    printf("simd: %s; %s, best of %d; GF/s = direct-conv FLOPs / time\n", ax_simd_name(),
+           weight_pass ? "weight gradient" : "forward pass", reps);
     printf("%-6s %-16s %7s", "layer", "shape", "GFLOP");
     for (int t = 0; t < nthreads; t++)
         printf(" | %dT direct ms  GF/s | %dT wino ms  GF/s  speedup", threads[t], threads[t]);
@@ -132,21 +144,25 @@ int main(int argc, char **argv)
         int64_t ni = s.ci * s.id * s.ih * s.iw, no = s.co * s.od * s.oh * s.ow;
         int64_t nw = s.co * s.ci * 27;
         double flops = 2.0 * (double)nw * (double)(s.od * s.oh * s.ow);
-        float *ref = tensor(no, 5);
-        bufs b = {&s, tensor(ni, 1), tensor(nw, 2), tensor(s.co, 3), tensor(no, 4)};
+        /* the result compared: the output (forward) or dw (weight gradient, from zero) */
+        int64_t nr = weight_pass ? nw : no;
+        float *ref = ax__calloc((size_t)nr, sizeof *ref), *res = ax__calloc((size_t)nr, sizeof *res);
+        bufs b = {&s, tensor(ni, 1), tensor(nw, 2), tensor(s.co, 3), tensor(no, 4), res, res,
+                  ax__calloc((size_t)s.co, sizeof(float))};
         char shape[64];
         snprintf(shape, sizeof shape, "%lld>%lld %lldx%lldx%lld", (long long)s.ci,
                  (long long)s.co, (long long)s.id, (long long)s.ih, (long long)s.iw);
         printf("%-6s %-16s %7.2f", L->name, shape, flops * 1e-9);
         fflush(stdout);
         /* accuracy: Winograd against the direct result */
+        b.out = b.dw = ref;
         run(false, &b);
-        memcpy(ref, b.out, (size_t)no * sizeof *ref);
+        b.out = b.dw = res;
         run(true, &b);
         double mag = 1e-30, err = 0;
-        for (int64_t i = 0; i < no; i++) {
+        for (int64_t i = 0; i < nr; i++) {
             mag = fmax(mag, fabs(ref[i]));
-            double e = fabs((double)b.out[i] - ref[i]);
+            double e = fabs((double)res[i] - ref[i]);
             if (!(e <= err)) err = e;
         }
         for (int t = 0; t < nthreads; t++) {
@@ -161,7 +177,8 @@ int main(int argc, char **argv)
         printf(" | %.2g\n", err / mag);
         if (err / mag > worst_all) worst_all = err / mag;
         tot_flops += flops;
-        free(ref), free((void *)b.in), free((void *)b.w), free((void *)b.bias), free(b.out);
+        free(ref), free(res), free(b.dbias);
+        free((void *)b.in), free((void *)b.w), free((void *)b.bias), free((void *)b.dout);
     }
     printf("%-6s %-16s %7.2f", "total", "", tot_flops * 1e-9);
     for (int t = 0; t < nthreads; t++)

@@ -326,7 +326,7 @@ int ax__conv3d_backward_weight(const ax__conv3d_shape *s, const float *in, const
                                float *dw, float *dbias)
 {
     /* Winograd F(3x3, 2x2) for kd x 3 x 3 layers on the AVX2 path: 1.3-2x faster than the
-     * direct kernel from 12 x 24 channels up (bench/cnn/winograd_wgrad_layers.c); at
+     * direct kernel from 12 x 24 channels up (bench/cnn/winograd_layers.c --pass w); at
      * 12 -> 12 its transformed input (~16x the input) makes it bandwidth-bound, a tie */
     if (ax__conv3d_winograd && !strcmp(ax_simd_name(), "avx2") && s->kh == 3 && s->kw == 3 &&
         s->ci * s->co >= 256) {
