@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 volatile sig_atomic_t g_interrupted;
 bool g_quiet;
@@ -101,4 +102,12 @@ void json_str(const char *s)
         else putchar(*s);
     }
     putchar('"');
+}
+
+void file_stamp(const char *path, char *buf, size_t n)
+{
+    struct stat sb;
+    if (stat(path, &sb)) snprintf(buf, n, "missing");
+    else snprintf(buf, n, "%lld bytes, mtime %lld.%09ld", (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+                  (long)sb.st_mtim.tv_nsec);
 }

@@ -147,9 +147,11 @@ static int run_affinities(const aff_job *job, const char *in_path, const char *o
     int rc = ax_volume_open(in_path, AX_OPEN_READ, &in);
     if (rc < 0) return fail(rc);
     const ax_volume_info *ii = ax_volume_get_info(in);
-    if (ii->ndim != 3) {
-        fprintf(stderr, "axon: error: %s: %s needs a 3-d volume (this one has %d axes)\n",
-                in_path, job->cmd, ii->ndim);
+    /* a one-channel (1, z, y, x) map (what axon predict writes) reads as its 3-d volume */
+    int sp = ii->ndim == 4 && ii->shape[0] == 1 && !job->labels ? 1 : 0;
+    if (ii->ndim != 3 + sp) {
+        fprintf(stderr, "axon: error: %s: %s needs a 3-d volume%s (this one has %d axes)\n",
+                in_path, job->cmd, job->labels ? "" : " or a 1-channel 4-d one", ii->ndim);
         ax_volume_close(in);
         return 1;
     }
@@ -160,7 +162,7 @@ static int run_affinities(const aff_job *job, const char *in_path, const char *o
         ax_volume_close(in);
         return 1;
     }
-    int64_t shape[3] = {ii->shape[0], ii->shape[1], ii->shape[2]}; /* outlives `in` */
+    int64_t shape[3] = {ii->shape[sp], ii->shape[sp + 1], ii->shape[sp + 2]}; /* outlives `in` */
     int C = job->n_off;
 
     ax_volume_create_params p = ax_volume_create_params_default();
@@ -270,7 +272,9 @@ static int run_affinities(const aff_job *job, const char *in_path, const char *o
             if (rc == AX_OK)
                 rc = ax_affinities_from_labels(inbuf, rz, job->off, C, tmp);
         } else {
-            rc = ax_volume_read_region_as(in, rs, rz, AX_DTYPE_F32, inbuf);
+            int64_t rs4[4] = {0, rs[0], rs[1], rs[2]}, rz4[4] = {1, rz[0], rz[1], rz[2]};
+            rc = sp ? ax_volume_read_region_as(in, rs4, rz4, AX_DTYPE_F32, inbuf)
+                    : ax_volume_read_region_as(in, rs, rz, AX_DTYPE_F32, inbuf);
             float *f = inbuf;
             if (rc == AX_OK && u8)
                 for (int64_t i = 0; i < rn; i++) f[i] = f[i] / 255.0f;
@@ -344,8 +348,8 @@ static const char HELP_AFFINITIES[] =
     "affinity of the edge from p to p + offset_c (1 = same object, 0 = boundary); edges\n"
     "leaving the volume are stored as 0. Voxel size and offset are copied from IN.\n"
     "\n"
-    "affinities-from-boundary: IN is a 3-d boundary probability map in [0, 1] (1 = membrane),\n"
-    "  float32, or uint8 read as value/255. Three channels, offsets -1,0,0;0,-1,0;0,0,-1.\n"
+    "affinities-from-boundary: IN is a 3-d boundary probability map in [0, 1] (1 = membrane)\n"
+    "  or a 1-channel 4-d one (axon predict's output), float32, or uint8 read as value/255. Three channels, offsets -1,0,0;0,-1,0;0,0,-1.\n"
     "  --mode min: aff = 1 - max(b_p, b_q) (default); mean: aff = 1 - (b_p + b_q) / 2.\n"
     "  NaN or values outside [0, 1] fail, naming the voxel.\n"
     "affinities-from-labels: IN is a 3-d label volume (any integer type, 0 = background);\n"
@@ -402,6 +406,12 @@ int cmd_affinities_from_boundary(int argc, char **argv)
     if (!in || !out) return usage_error("affinities-from-boundary: %s", "need IN and OUT");
     aff_job job = {"affinities-from-boundary", false, mode, NEAREST, 3};
     return run_affinities(&job, in, out, chunks, block, overwrite);
+}
+
+int affinities_from_boundary_volume(const char *in, const char *out, bool overwrite)
+{
+    aff_job job = {"affinities-from-boundary", false, AX_AFF_MIN, NEAREST, 3};
+    return run_affinities(&job, in, out, NULL, NULL, overwrite);
 }
 
 int cmd_affinities_from_labels(int argc, char **argv)

@@ -6,11 +6,13 @@
  * the volume without seams; beyond the volume the input is mirrored. Training targets use
  * the same alignment, so what `predict` writes is what `train` taught.
  */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -818,18 +820,137 @@ static const char PREDICT_USAGE[] =
     "                    networks, which tile seamlessly; use it for 'same'-padded ones)\n"
     "  --chunks z,y,x    output chunks (default: the tile)\n"
     "  --overwrite       replace OUT if it exists\n"
+    "  --resume          keep finished tiles in DIR/.partial-NAME (zarr or n5 OUT) and, when\n"
+    "                    run again after a kill with the same arguments, compute only the rest\n"
     "OUT is a 4-d float32 (C, z, y, x) volume (zarr, n5, h5, ...), built under a temporary name.\n";
+
+/* ---- resumable prediction: a work volume beside OUT and a log of finished tiles ------------ */
+
+/* dir/.partial-NAME for dir/NAME: the same extension, so the format is the same */
+static char *partial_path(const char *out_path)
+{
+    const char *base = strrchr(out_path, '/');
+    base = base ? base + 1 : out_path;
+    size_t n = strlen(out_path) + 16;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%.*s.partial-%s", (int)(base - out_path), out_path, base);
+    return p;
+}
+
+static bool resumable_format(const char *path)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    if (strchr(path, ':')) return false;
+    return (n > 5 && !strncmp(path + n - 5, ".zarr", 5)) || (n > 3 && !strncmp(path + n - 3, ".n5", 3));
+}
+
+/* The tiles a killed run finished: log line 1 is the key, then one tile index per line;
+ * a line cut off by the kill has no newline and is not counted. Returns the count. */
+static int64_t read_tile_log(const char *log, const char *key, uint8_t *done, int64_t total)
+{
+    FILE *f = fopen(log, "r");
+    if (!f) return -1;
+    char line[2048];
+    int64_t n = -1;
+    if (fgets(line, sizeof line, f) && strlen(line) == strlen(key) + 1 && !strncmp(line, key, strlen(key))) {
+        n = 0;
+        while (fgets(line, sizeof line, f)) {
+            char *end;
+            long long b = strtoll(line, &end, 10);
+            if (*end != '\n' || end == line || b < 0 || b >= total) continue;
+            if (!done[b]) n++;
+            done[b] = 1;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* Open the work volume for a resumable run: the killed run's one when its log has the same
+ * key and its array the same layout, else a new empty one. *done gets the finished tiles. */
+static int open_work(const char *work, const char *log, const char *key, const ax_volume_create_params *p,
+                     uint8_t *done, int64_t total, int64_t *ndone, FILE **lf, ax_volume **out)
+{
+    *ndone = read_tile_log(log, key, done, total);
+    if (*ndone >= 0 && ax_volume_open(work, AX_OPEN_RW, out) == AX_OK) {
+        const ax_volume_info *wi = ax_volume_get_info(*out);
+        bool same = wi->ndim == p->ndim && wi->dtype == p->dtype;
+        for (int d = 0; same && d < p->ndim; d++) same = wi->shape[d] == p->shape[d] && wi->chunks[d] == p->chunks[d];
+        if (same) {
+            *lf = fopen(log, "a");
+            if (*lf) return 0;
+        }
+        ax_volume_close(*out);
+    }
+    memset(done, 0, (size_t)total);
+    *ndone = 0;
+    ax_volume_remove(log);
+    ax_volume_remove(work);
+    ax_volume_create_params q = *p;
+    q.overwrite = true;
+    int rc = ax_volume_create(work, &q, out);
+    if (!rc) rc = ax_volume_close(*out); /* committed empty: chunks not yet written read as fill */
+    if (!rc) rc = ax_volume_open(work, AX_OPEN_RW, out);
+    if (rc) return fail(rc);
+    if (!(*lf = fopen(log, "w")) || fprintf(*lf, "%s\n", key) < 0 || fflush(*lf)) {
+        fprintf(stderr, "axon: error: %s: cannot write (%s)\n", log, strerror(errno));
+        if (*lf) fclose(*lf);
+        *lf = NULL;
+        ax_volume_close(*out);
+        return 1;
+    }
+    return 0;
+}
+
+/* the finished work volume becomes out_path (replacing an old one only with overwrite) */
+static int commit_work(const char *work, const char *log, const char *out_path, bool overwrite)
+{
+    struct stat sb;
+    if (stat(out_path, &sb) == 0) {
+        if (!overwrite) {
+            fprintf(stderr, "axon: error: %s: already exists (ask to overwrite); the prediction is in %s\n", out_path, work);
+            return 1;
+        }
+        char *trash = partial_path(out_path);
+        size_t n = strlen(trash) + 8;
+        char *t2 = malloc(n);
+        snprintf(t2, n, "%s.old", trash);
+        int bad = rename(out_path, t2) != 0;
+        if (!bad) ax_volume_remove(t2);
+        free(trash);
+        free(t2);
+        if (bad) {
+            fprintf(stderr, "axon: error: %s: cannot move the old volume aside (%s)\n", out_path, strerror(errno));
+            return 1;
+        }
+    }
+    if (rename(work, out_path)) {
+        fprintf(stderr, "axon: error: %s: cannot rename %s into place (%s)\n", out_path, work, strerror(errno));
+        return 1;
+    }
+    unlink(log);
+    return 0;
+}
 
 /* Block-wise inference of `net` over raw_path into out_path (see cli.h). */
 int predict_volume(ax_net *net, const char *model, const char *raw_path, const char *out_path,
                    const int64_t block_in[3], const int64_t overlap[3], const int64_t chunks[3],
-                   bool overwrite, int max_channels, predict_stats *st)
+                   bool overwrite, int max_channels, const char *resume_key, predict_stats *st)
 {
     double t0 = ax_time_now();
     int64_t block[3] = {block_in[0], block_in[1], block_in[2]};
     if (ax_net_in_channels(net) != 1) {
         fprintf(stderr, "axon: error: %s takes %d input channels; predict feeds one raw volume\n", model,
                 ax_net_in_channels(net));
+        return 1;
+    }
+    if (resume_key && !resumable_format(out_path)) {
+        fprintf(stderr, "axon: error: %s: resuming needs a .zarr or .n5 output\n", out_path);
+        return 1;
+    }
+    if (resume_key && !overwrite && access(out_path, F_OK) == 0) {
+        fprintf(stderr, "axon: error: %s: already exists (ask to overwrite)\n", out_path);
         return 1;
     }
     ax_volume *raw;
@@ -857,17 +978,49 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
     }
     p.has_voxel_size = ri->has_voxel_size;
     p.overwrite = overwrite;
-    ax_volume *out;
-    int rc;
-    if ((rc = ax_volume_create(out_path, &p, &out))) {
-        ax_volume_close(raw);
-        return fail(rc);
-    }
     int64_t nb[3], total = 1;
     for (int d = 0; d < 3; d++) {
         nb[d] = (shape[d] + t.keep[d] - 1) / t.keep[d];
         total *= nb[d];
     }
+    ax_volume *out;
+    int rc;
+    char *work = NULL, *log = NULL, *key = NULL;
+    uint8_t *done = calloc((size_t)total, 1);
+    FILE *lf = NULL;
+    int64_t ndone = 0, ncomp = 0;
+    bool reported = false;
+    if (!done) {
+        ax_volume_close(raw);
+        return fail(AX_E_NOMEM);
+    }
+    if (resume_key) {
+        /* the key also pins what decides the tiles, so a changed tiling starts afresh */
+        size_t kn = strlen(resume_key) + 256;
+        work = partial_path(out_path);
+        log = malloc(strlen(work) + 8);
+        key = malloc(kn);
+        sprintf(log, "%s.tiles", work);
+        snprintf(key, kn, "axon predict tiles v1; %s; C=%d tile=%lld,%lld,%lld in=%lld,%lld,%lld", resume_key, C,
+                 (long long)t.keep[0], (long long)t.keep[1], (long long)t.keep[2], (long long)t.in[0],
+                 (long long)t.in[1], (long long)t.in[2]);
+        rc = open_work(work, log, key, &p, done, total, &ndone, &lf, &out);
+        if (!rc && ndone && !g_quiet)
+            fprintf(stderr, "axon predict: resuming %s: %lld of %lld tiles were done\n", work, (long long)ndone,
+                    (long long)total);
+        if (rc) {
+            ax_volume_close(raw);
+            free(work), free(log), free(key), free(done);
+            return 1;
+        }
+    } else if ((rc = ax_volume_create(out_path, &p, &out))) {
+        ax_volume_close(raw);
+        free(done);
+        return fail(rc);
+    }
+    /* tiles go straight to storage (a tile is a whole chunk by default; the tile log must
+     * only name tiles whose chunks are written) */
+    ax_volume_set_cache_bytes(out, 0);
     /* the raw box one tile reads is at most the tile input (mirroring only folds it) */
     float *box = malloc((size_t)vox(t.in) * sizeof(float)), *in = malloc((size_t)vox(t.in) * sizeof(float));
     float *y = malloc((size_t)vox(t.out) * (size_t)NC * sizeof(float)), *o = malloc((size_t)vox(t.keep) * (size_t)C * sizeof(float));
@@ -878,12 +1031,14 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     ax_progress *prog = ax_progress_new("predict", total);
+    ax_progress_add(prog, ndone);
     double tnet = 0;
     for (int64_t b = 0; b < total && !rc; b++) {
         if (g_interrupted) {
             rc = AX_E_INTERRUPTED;
             break;
         }
+        if (done[b]) continue;
         int64_t k[3] = {b / (nb[1] * nb[2]), (b / nb[2]) % nb[1], b % nb[2]}, os[3], on[3], is[3], bo[3], bs[3];
         for (int d = 0; d < 3; d++) {
             os[d] = k[d] * t.keep[d];
@@ -903,7 +1058,15 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
                            y + ((c * t.out[0] + t.keep_lo[0] + z) * t.out[1] + t.keep_lo[1] + yy) * t.out[2] + t.keep_lo[2],
                            (size_t)on[2] * sizeof(float));
         int64_t ws[4] = {0, os[0], os[1], os[2]}, wz[4] = {C, on[0], on[1], on[2]};
-        rc = ax_volume_write_region(out, ws, wz, AX_DTYPE_F32, o);
+        if ((rc = ax_volume_write_region(out, ws, wz, AX_DTYPE_F32, o))) break;
+        if (lf && (fprintf(lf, "%lld\n", (long long)b) < 0 || fflush(lf))) {
+            fprintf(stderr, "axon: error: %s: cannot write (%s)\n", log, strerror(errno));
+            rc = AX_E_IO;
+            reported = true;
+            break;
+        }
+        ndone++;
+        ncomp++;
         ax_progress_add(prog, 1);
     }
     ax_progress_done(prog);
@@ -911,21 +1074,38 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
     free(in);
     free(y);
     free(o);
+    free(done);
     ax_volume_close(raw);
-    if (rc) {
-        if (rc == AX_E_INTERRUPTED) fprintf(stderr, "\naxon: interrupted: %s was not written\n", out_path);
-        else if (rc != AX_E_INVALID || ax_errmsg()[0]) fail(rc);
-        ax_volume_abort(out);
-        return rc == AX_E_INTERRUPTED ? 130 : 1;
+    int ret = 0;
+    if (lf && fclose(lf) && !rc) {
+        fprintf(stderr, "axon: error: %s: cannot write (%s)\n", log, strerror(errno));
+        rc = AX_E_IO;
+        reported = true;
     }
-    if ((rc = ax_volume_close(out))) return fail(rc);
-    double sec = ax_time_now() - t0, gf = ax_net_forward_flops(net, t.in) * (double)total / 1e9;
+    if (rc) {
+        if (rc == AX_E_INTERRUPTED && work)
+            fprintf(stderr, "\naxon: interrupted: %lld of %lld tiles are done in %s; run the same command again to "
+                    "continue\n", (long long)ndone, (long long)total, work);
+        else if (rc == AX_E_INTERRUPTED) fprintf(stderr, "\naxon: interrupted: %s was not written\n", out_path);
+        else if (!reported && (rc != AX_E_INVALID || ax_errmsg()[0])) fail(rc);
+        if (work) ax_volume_close(out); /* keep the finished tiles for the next run */
+        else ax_volume_abort(out);
+        ret = rc == AX_E_INTERRUPTED ? 130 : 1;
+    } else if ((rc = ax_volume_close(out))) ret = fail(rc);
+    else if (work) ret = commit_work(work, log, out_path, overwrite);
+    free(work);
+    free(log);
+    free(key);
+    if (ret) return ret;
+    /* rates count this run's work (a resumed run computed only the missing tiles) */
+    double sec = ax_time_now() - t0, gf = ax_net_forward_flops(net, t.in) * (double)ncomp / 1e9;
+    int64_t nvox = (int64_t)((double)vox(shape) * (double)ncomp / (double)total);
     if (st) {
         st->seconds = sec;
         st->net_seconds = tnet;
         st->gflops = gf / fmax(tnet, 1e-9);
-        st->voxels = vox(shape);
-        st->tiles = total;
+        st->voxels = nvox;
+        st->tiles = ncomp;
     }
     if (!g_quiet)
         fprintf(stderr,
@@ -933,7 +1113,7 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
                 "%.1f GFLOP/s), %lld tiles of %lldx%lldx%lld from %lldx%lldx%lld inputs, %d threads, "
                 "peak memory %.0f MiB\n",
                 out_path, C, (long long)shape[0], (long long)shape[1], (long long)shape[2], sec,
-                (double)vox(shape) / sec, tnet, gf / fmax(tnet, 1e-9), (long long)total, (long long)t.keep[0],
+                (double)nvox / sec, tnet, gf / fmax(tnet, 1e-9), (long long)ncomp, (long long)t.keep[0],
                 (long long)t.keep[1], (long long)t.keep[2], (long long)t.in[0], (long long)t.in[1],
                 (long long)t.in[2], ax_threads_get(), mib(ax_peak_rss_bytes()));
     return 0;
@@ -944,7 +1124,7 @@ int cmd_predict(int argc, char **argv)
     const char *model = NULL, *pos[2] = {NULL, NULL};
     int npos = 0;
     int64_t block[3] = {32, 128, 128}, overlap[3] = {0, 0, 0}, chunks[3] = {0, 0, 0};
-    bool overwrite = false;
+    bool overwrite = false, resume = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -952,6 +1132,7 @@ int cmd_predict(int argc, char **argv)
             return 0;
         }
         if (!strcmp(a, "--overwrite")) { overwrite = true; continue; }
+        if (!strcmp(a, "--resume")) { resume = true; continue; }
         if (a[0] == '-' && a[1] == '-') {
             if (!v) return usage_error("predict: %s needs a value", a);
             i++;
@@ -969,7 +1150,15 @@ int cmd_predict(int argc, char **argv)
     ax_net *net;
     int rc = ax_net_load(model, &net);
     if (rc) return fail(rc);
-    int ret = predict_volume(net, model, pos[0], pos[1], block, overlap, chunks, overwrite, 0, NULL);
+    char key[3072];
+    if (resume) {
+        char stamp[64];
+        file_stamp(model, stamp, sizeof stamp);
+        snprintf(key, sizeof key, "raw=%s model=%s (%s) overlap=%lld,%lld,%lld chunks=%lld,%lld,%lld", pos[0], model,
+                 stamp, (long long)overlap[0], (long long)overlap[1], (long long)overlap[2], (long long)chunks[0],
+                 (long long)chunks[1], (long long)chunks[2]);
+    }
+    int ret = predict_volume(net, model, pos[0], pos[1], block, overlap, chunks, overwrite, 0, resume ? key : NULL, NULL);
     ax_net_free(net);
     return ret;
 }

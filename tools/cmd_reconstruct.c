@@ -473,7 +473,9 @@ static const char USAGE[] =
     "  raw EM -> affinities -> watershed fragments -> agglomerated segmentation, with a\n"
     "  Neuroglancer copy, OUTDIR/report.html and OUTDIR/metrics.json (scores with --gt).\n"
     "  --model      default: models/medulla_affinities.safetensors beside the axon binary\n"
-    "               (or $AX_MODELS/medulla_affinities.safetensors)\n"
+    "               (or $AX_MODELS/medulla_affinities.safetensors); an affinity model (3+\n"
+    "               outputs, the first 3 the nearest -z,-y,-x) or a boundary model (1 output,\n"
+    "               turned into affinities as in axon affinities-from-boundary)\n"
     "  --threshold  agglomeration threshold (default 0.6, tuned on medulla z120-149)\n"
     "  --config run.json  settings from `axon tune` (model, merge function, threshold);\n"
     "               options given on the command line win\n"
@@ -551,7 +553,7 @@ int cmd_reconstruct(int argc, char **argv)
     ax_volume *v = NULL;
     int64_t shape[3];
     int ret = 1, rc;
-    char *aff = join(o.out, "affinities.zarr"), *frag = join(o.out, "fragments.zarr"),
+    char *aff = join(o.out, "affinities.zarr"), *bnd = join(o.out, "boundary.zarr"), *frag = join(o.out, "fragments.zarr"),
          *seg = join(o.out, "segmentation.zarr"), *ng = join(o.out, "segmentation.precomputed"),
          *metrics = join(o.out, "metrics.json");
     json_t *state = NULL;
@@ -560,12 +562,13 @@ int cmd_reconstruct(int argc, char **argv)
         fail(rc);
         goto done;
     }
-    if (ax_net_in_channels(net) != 1 || ax_net_out_channels(net) < 3) {
+    if (ax_net_in_channels(net) != 1 || ax_net_out_channels(net) == 2) {
         fprintf(stderr, "axon: error: %s: reconstruct needs a model from one raw channel to nearest-neighbour "
-                "affinities (3 or more output channels); this one maps %d -> %d channels\n", o.model,
-                ax_net_in_channels(net), ax_net_out_channels(net));
+                "affinities (3 or more output channels) or to a boundary map (1 channel); this one maps %d -> %d "
+                "channels\n", o.model, ax_net_in_channels(net), ax_net_out_channels(net));
         goto done;
     }
+    bool boundary_model = ax_net_out_channels(net) == 1;
     if (open_checked(o.raw, &v)) goto done;
     {
         const ax_volume_info *ri = ax_volume_get_info(v);
@@ -612,11 +615,18 @@ int cmd_reconstruct(int argc, char **argv)
     uint64_t nfrag = 0;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    /* one progress line for the whole job; weights: the stages' shares of a typical run */
+    static const double WEIGHTS[5] = {80, 6, 8, 3, 3};
+    ax_progress_pipeline_begin("reconstruct", 5, WEIGHTS);
     for (int s = 0; s < 4; s++) {
         const char *outp = s == 0 ? aff : s == 1 ? frag : s == 2 ? seg : ng;
-        if (s == 0)
-            snprintf(params, sizeof params, "raw=%s model=%s block=%lld,%lld,%lld", o.raw, o.model,
+        if (s == 0) {
+            char rs[64], ms[64];
+            file_stamp(o.raw, rs, sizeof rs);
+            file_stamp(o.model, ms, sizeof ms);
+            snprintf(params, sizeof params, "raw=%s (%s) model=%s (%s) block=%lld,%lld,%lld", o.raw, rs, o.model, ms,
                      (long long)o.block[0], (long long)o.block[1], (long long)o.block[2]);
+        }
         else if (s == 1)
             snprintf(params, sizeof params, "watershed defaults");
         else if (s == 2)
@@ -630,15 +640,22 @@ int cmd_reconstruct(int argc, char **argv)
             st[nst].peak_rss = (uint64_t)(json_real_value(json_object_get(rec, "peak_rss_mib")) * 1048576.0);
             st[nst].skipped = true;
             if (s == 1) nfrag = (uint64_t)json_integer_value(json_object_get(rec, "fragments"));
+            ax_progress_pipeline_stage(s, STAGES[s]);
             if (!g_quiet) fprintf(stderr, "axon reconstruct: [%d/5] %s: done in an earlier run\n", s + 1, STAGES[s]);
             nst++;
             continue;
         }
         state_drop_from(state, STAGES, 4, s);
+        ax_progress_pipeline_stage(s, STAGES[s]);
         if (!g_quiet) fprintf(stderr, "axon reconstruct: [%d/5] %s -> %s\n", s + 1, STAGES[s], outp);
+        ax_progress_pipeline_redraw();
         double t0 = ax_time_now();
         int64_t no_overlap[3] = {0, 0, 0}, no_chunks[3] = {0, 0, 0};
-        if (s == 0) rc = predict_volume(net, o.model, o.raw, aff, o.block, no_overlap, no_chunks, true, 3, NULL);
+        if (s == 0 && boundary_model) {
+            /* a boundary model: its map, then affinities from it (min of the two voxels) */
+            rc = predict_volume(net, o.model, o.raw, bnd, o.block, no_overlap, no_chunks, true, 1, params, NULL);
+            if (!rc) rc = affinities_from_boundary_volume(bnd, aff, true);
+        } else if (s == 0) rc = predict_volume(net, o.model, o.raw, aff, o.block, no_overlap, no_chunks, true, 3, params, NULL);
         else if (s == 1) rc = run_watershed(aff, frag, &nfrag);
         else if (s == 2) rc = run_agglomerate(&o, aff, frag, seg);
         else rc = run_export(seg, ng);
@@ -658,7 +675,9 @@ int cmd_reconstruct(int argc, char **argv)
     }
 
     /* scores, pictures, report */
+    ax_progress_pipeline_stage(4, o.gt ? "report and scores" : "report");
     if (!g_quiet) fprintf(stderr, "axon reconstruct: [5/5] report -> %s/report.html\n", o.out);
+    ax_progress_pipeline_redraw();
     double t0 = ax_time_now();
     if (o.gt) {
         ax_volume *sv, *gv;
@@ -687,6 +706,7 @@ int cmd_reconstruct(int argc, char **argv)
     total += st[nst].seconds;
     nst++;
     if (write_metrics(&o, metrics, st, nst, &sc, nfrag, vox3(shape), total)) goto done;
+    ax_progress_pipeline_end(true);
     if (!g_quiet) {
         fprintf(stderr, "axon reconstruct: %s: %llu fragments -> segmentation.zarr in %.1f s (%.3g voxels/s",
                 o.out, (unsigned long long)nfrag, ax_time_now() - t_all,
@@ -699,11 +719,13 @@ int cmd_reconstruct(int argc, char **argv)
     }
     ret = 0;
 done:
+    ax_progress_pipeline_end(false); /* (nothing left to do after a completed end) */
     if (sc.have) ax_eval_result_clear(&sc.r);
     json_decref(state);
     ax_volume_close(v);
     ax_net_free(net);
     free(aff);
+    free(bnd);
     free(frag);
     free(seg);
     free(ng);

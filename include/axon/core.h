@@ -78,6 +78,18 @@ AX_API void ax_progress_add(ax_progress *p, int64_t n);
 /* Final redraw with the elapsed time and rate, then free. */
 AX_API void ax_progress_done(ax_progress *p);
 
+/* One display for a job of n_stages stages (at most 16) with relative costs `weights`
+ * (NULL: equal): while it is on, every ax_progress draws into a single line showing the
+ * whole job's share done, the stage, its step and an ETA; messages printed between
+ * stages land above it. Call _stage when a stage starts (it clears the line so a header
+ * can be printed), _redraw after printing one, _end when the job is done (completed: draw
+ * 100%; else just clear the line for an error message). Not thread-safe
+ * against itself: one pipeline at a time, driven from one thread. */
+AX_API void ax_progress_pipeline_begin(const char *label, int n_stages, const double *weights);
+AX_API void ax_progress_pipeline_stage(int stage, const char *name);
+AX_API void ax_progress_pipeline_redraw(void);
+AX_API void ax_progress_pipeline_end(bool completed);
+
 /* ---- memory and time -------------------------------------------------------------- */
 
 /* Peak resident set size of this process in bytes (getrusage), 0 if unknown. */

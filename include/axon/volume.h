@@ -131,6 +131,10 @@ AX_API int ax_volume_close(ax_volume *v);
 /* Free without committing: a created volume's temporary files are removed. NULL: no-op. */
 AX_API void ax_volume_abort(ax_volume *v);
 
+/* Delete what is stored at path (a zarr/n5/precomputed directory tree or a file; a
+ * format prefix is ignored). Nothing there is not an error. */
+AX_API int ax_volume_remove(const char *path);
+
 /* Borrowed pointer, valid until close. */
 AX_API const ax_volume_info *ax_volume_get_info(const ax_volume *v);
 /* The path the volume was opened or created with. */

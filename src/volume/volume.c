@@ -1150,6 +1150,19 @@ void ax_volume_abort(ax_volume *v)
     volume_free(v);
 }
 
+int ax_volume_remove(const char *path)
+{
+    if (!path) return ax__err(AX_E_INVALID, "ax_volume_remove: no path");
+    static const char *const prefixes[] = {"zarr:", "n5:", "h5:", "tiff:", "tiffdir:", "precomputed:",
+                                           "precomputed://"};
+    for (size_t i = sizeof prefixes / sizeof *prefixes; i-- > 0;)
+        if (!strncmp(path, prefixes[i], strlen(prefixes[i]))) {
+            path += strlen(prefixes[i]);
+            break;
+        }
+    return ax__rm_rf(path);
+}
+
 const ax_volume_info *ax_volume_get_info(const ax_volume *v) { return v ? &v->info : NULL; }
 
 const char *ax_volume_path(const ax_volume *v) { return v ? v->path : NULL; }

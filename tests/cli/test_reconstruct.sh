@@ -2,8 +2,10 @@
 # test_reconstruct.sh: `axon reconstruct` end to end on the bundled sample with the shipped
 # model: the segmentation scores under a VOI bound against the ground truth, report.html
 # and metrics.json are written and agree, a run killed mid-way continues to the same
-# segmentation, a changed threshold redoes only what depends on it, and bad input fails
-# before the heavy work with a message naming the file.
+# segmentation (also after SIGKILL inside the prediction, which resumes tile by tile), a
+# changed threshold redoes only what depends on it, a boundary model works through
+# affinities-from-boundary, and bad input fails before the heavy work with a message naming
+# the file.
 set -u
 . "$(dirname "$0")/lib.sh" cli_reconstruct
 M=models/medulla_affinities.safetensors
@@ -46,6 +48,28 @@ has "continued" "done in an earlier run"
 "$A" reconstruct "$S:raw" --model "$M" -o "$T/r1" >/dev/null 2>&1 # back to the default threshold
 expect 0 "same segmentation as the uninterrupted run" -- "$A" diff "$T/r1/segmentation.zarr" "$T/r2/segmentation.zarr"
 
+# ---- killed hard (SIGKILL) inside the prediction: the next run computes only the missing
+# tiles and the segmentation is still identical
+"${RUN[@]}" -o "$T/r4" --block 16,64,64 >"$T/out" 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null; do
+  [ "$(wc -l 2>/dev/null < "$T/r4/.partial-affinities.zarr.tiles" || echo 0)" -ge 6 ] && break; sleep 0.02
+done
+kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+[ -e "$T/r4/affinities.zarr" ] && bad "a killed prediction left affinities.zarr" || ok "no affinities.zarr after the kill"
+expect 0 "continue after SIGKILL" -- "${RUN[@]}" -o "$T/r4" --block 16,64,64
+has "skipped the finished tiles" "tiles were done"
+[ -e "$T/r4/.partial-affinities.zarr" ] && bad "the work volume is left behind" || ok "work volume renamed into place"
+"$A" reconstruct "$S:raw" --model "$M" -o "$T/r5" --block 16,64,64 >/dev/null 2>&1
+expect 0 "same affinities as an unkilled run" -- "$A" diff "$T/r4/affinities.zarr" "$T/r5/affinities.zarr"
+expect 0 "same segmentation as an unkilled run" -- "$A" diff "$T/r4/segmentation.zarr" "$T/r5/segmentation.zarr"
+
+# ---- a boundary model (1 output) runs through affinities-from-boundary
+expect 0 "boundary model" -- "$A" reconstruct "$S:raw" -o "$T/rb" --model models/sstem_boundaries.safetensors
+[ -e "$T/rb/boundary.zarr" ] && [ -e "$T/rb/segmentation.zarr" ] && ok "boundary map and segmentation written" \
+  || bad "boundary run outputs missing"
+expect 0 "affinities are those of the boundary map" -- bash -c "'$A' affinities-from-boundary '$T/rb/boundary.zarr' '$T/ab.zarr' && '$A' diff '$T/ab.zarr' '$T/rb/affinities.zarr'"
+
 # ---- tune: the threshold with the smallest VOI sum, used by reconstruct --config
 expect 0 "tune" -- "$A" tune "$S:raw" --gt "$S:gt_bodies" --model "$M" -o "$T/run.json" --thresholds 0.3,0.5,0.7
 best=$(awk 'NR>1 && $1+0==$1 {if (min=="" || $4<min) {min=$4; t=$1}} END{print t}' "$T/out")
@@ -60,8 +84,25 @@ same_t "$T/r3/metrics.json" && ok "metrics.json records it" || bad "metrics.json
 # ---- bad input: before heavy work, naming the file
 expect 1 "4-d raw" -- "$A" reconstruct "$T/r1/affinities.zarr" -o "$T/bad1" --model "$M"
 has "names the problem" "expected a 3-d raw volume"
-expect 1 "boundary model" -- "$A" reconstruct "$S:raw" -o "$T/bad2" --model models/sstem_boundaries.safetensors
-has "channels" "this one maps 1 -> 1 channels"
+# a model taking 2 input channels: the shipped boundary model with its first layer doubled
+python3 - "$T/in2.safetensors" <<'PY'
+import json, struct, sys
+b = open("models/sstem_boundaries.safetensors", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); data = b[8 + n:]
+cfg = json.loads(h["__metadata__"]["axon.config"]); cfg["in_channels"] = 2
+h["__metadata__"]["axon.config"] = json.dumps(cfg)
+out, off = b"", 0
+for k in sorted(k for k in h if k != "__metadata__"):
+    s, e = h[k]["data_offsets"]; t = data[s:e]
+    if k == "down0.conv0.weight":  # (12, 1, kz, ky, kx) -> (12, 2, ...)
+        per = len(t) // 12; t = b"".join(t[i * per:(i + 1) * per] * 2 for i in range(12)); h[k]["shape"][1] = 2
+    h[k]["data_offsets"] = [off, off + len(t)]; off += len(t); out += t
+hj = json.dumps(h).encode(); hj += b" " * (-len(hj) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(hj)) + hj + out)
+PY
+expect 1 "model with 2 input channels" -- "$A" reconstruct "$S:raw" -o "$T/bad2" --model "$T/in2.safetensors"
+has "channels" "this one maps 2 -> 1 channels"
 "$A" convert "$S:gt_bodies" "$T/gt_crop.zarr" --region 0:30,0:100,0:250 >/dev/null 2>&1
 expect 1 "ground truth of another shape" -- "$A" reconstruct "$S:raw" -o "$T/bad3" --model "$M" --gt "$T/gt_crop.zarr"
 has "names both" "gt_crop.zarr is 3-d 30x100x250"
