@@ -66,6 +66,9 @@ static void print_usage(FILE *f)
             "  eval --seg SEG --gt GT [--json] [--ignore-gt-label L | --no-ignore] [--worst N]\n"
             "                               VOI split/merge, adapted Rand error, CREMI score,\n"
             "                               worst split and merged objects\n"
+            "  eval2d --pred BOUNDARY --gt GT [--gt-kind membrane0|mask|labels] [--z A:B]\n"
+            "                               per-section ISBI 2012 scores of a boundary map:\n"
+            "                               pixel error, foreground-restricted Rand and info\n"
             "  train --config unet.json --raw VOL --labels VOL --out M.safetensors [...]\n"
             "                               train a 3D U-Net (affinities or a mask; see\n"
             "                               axon train --help)\n"
@@ -661,6 +664,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "agglomerate")) return cmd_agglomerate(n, rest);
     if (!strcmp(cmd, "mws")) return cmd_mws(n, rest);
     if (!strcmp(cmd, "eval")) return cmd_eval(n, rest);
+    if (!strcmp(cmd, "eval2d")) return cmd_eval2d(n, rest);
     if (!strcmp(cmd, "train")) return cmd_train(n, rest);
     if (!strcmp(cmd, "predict")) return cmd_predict(n, rest);
     if (!strcmp(cmd, "model-info")) return cmd_model_info(n, rest);

@@ -37,6 +37,7 @@ int cmd_watershed(int argc, char **argv);
 int cmd_agglomerate(int argc, char **argv);
 int cmd_mws(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_eval2d(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_model_info(int argc, char **argv);

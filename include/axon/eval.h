@@ -112,6 +112,7 @@ typedef struct ax_eval_object {
 typedef struct ax_eval_result {
     double voi_split;         /* H(seg|gt), bits */
     double voi_merge;         /* H(gt|seg), bits */
+    double h_seg, h_gt;       /* H(seg), H(gt), bits (mutual information = h_gt - voi_merge) */
     double arand;             /* SNEMI3D/CREMI: seg 0 voxels as singletons */
     double arand_precision;   /* its P and R */
     double arand_recall;
@@ -154,6 +155,32 @@ AX_API int ax_eval_arrays(const uint64_t *seg, const uint64_t *gt, size_t n,
  * a progress display; memory O(pairs + threads x block). */
 AX_API int ax_eval_volumes(ax_volume *seg, ax_volume *gt, const ax_eval_params *p,
                            ax_eval_result *r);
+
+/* ---- 2-d section scores (ISBI 2012) ------------------------------------------------ */
+
+/* 4-connected components of the pixels with is_cell != 0 in an h x w section: labels
+ * 1..n in raster order of first pixel, 0 elsewhere. Returns n, or a negative error. */
+AX_API int64_t ax_section_cells(const uint8_t *is_cell, int64_t h, int64_t w, uint64_t *labels);
+
+/* Give every 0 pixel the label of the cell that reaches it first in a breadth-first
+ * growth from all labelled pixels at once (queued in raster order; neighbours -y, -x, +x,
+ * +y): the borders thinned to nothing. A section without labels stays all 0. */
+AX_API int ax_section_grow(uint64_t *labels, int64_t h, int64_t w);
+
+typedef struct ax_section_scores {
+    double pixel_error; /* share of pixels where (boundary > t) != (gt label == 0) */
+    double rand_error;  /* 1 - V_rand, foreground-restricted (gt label 0 left out) */
+    double info_error;  /* 1 - V_info, V_info = 2 I(S;T) / (H(S) + H(T)), same pixels */
+    double voi_split, voi_merge; /* H(S|T), H(T|S) in bits, same pixels */
+    uint64_t pixels, scored, cells; /* section size, gt cell pixels, predicted cells */
+} ax_section_scores;
+
+/* ISBI 2012 scores of one h x w section: boundary in [0, 1] (1 = membrane; NaN or
+ * outside is AX_E_INVALID naming the pixel), gt_cells the true cells (0 = membrane).
+ * The predicted cells are the 4-connected components of boundary <= threshold, grown
+ * over the borders with ax_section_grow. */
+AX_API int ax_eval_section(const float *boundary, const uint64_t *gt_cells, int64_t h, int64_t w,
+                           float threshold, ax_section_scores *s);
 
 #ifdef __cplusplus
 }

@@ -334,10 +334,11 @@ int ax_contingency_score(const ax_contingency *c, const ax_eval_params *pp, ax_e
         else J_nz += sq(t[k].n);
     }
     size_t ngt = objects_of(t, m, true, objs);
-    ksum split = {0, 0};
+    ksum split = {0, 0}, hgt = {0, 0};
     for (size_t i = 0; i < ngt; i++) {
         A += sq(objs[i].size);
         ksum_add(&split, objs[i].bits);
+        ksum_add(&hgt, (double)objs[i].size * log2((double)N / (double)objs[i].size));
     }
     r->gt_labels = ngt;
     rc = worst_list(objs, ngt, p.worst, inv_n, &r->worst_split, &r->n_worst_split);
@@ -346,11 +347,12 @@ int ax_contingency_score(const ax_contingency *c, const ax_eval_params *pp, ax_e
     /* seg side: b_j, merge shares */
     qsort(t, m, sizeof *t, cmp_seg_gt);
     size_t nseg = objects_of(t, m, false, objs);
-    ksum merge = {0, 0};
+    ksum merge = {0, 0}, hseg = {0, 0};
     for (size_t j = 0; j < nseg; j++) {
         B_all += sq(objs[j].size);
         if (objs[j].id != 0) B_nz += sq(objs[j].size);
         ksum_add(&merge, objs[j].bits);
+        ksum_add(&hseg, (double)objs[j].size * log2((double)N / (double)objs[j].size));
     }
     r->seg_labels = nseg;
     r->voxels_seg0 = Z;
@@ -359,6 +361,8 @@ int ax_contingency_score(const ax_contingency *c, const ax_eval_params *pp, ax_e
 
     r->voi_split = ksum_get(&split) * inv_n;
     r->voi_merge = ksum_get(&merge) * inv_n;
+    r->h_gt = ksum_get(&hgt) * inv_n;
+    r->h_seg = ksum_get(&hseg) * inv_n;
 
     /* SNEMI3D / CREMI: seg-0 voxels are singletons, each adding 1^2 to B and to J */
     u128 Jc = J_nz + Z, Bc = B_nz + Z;

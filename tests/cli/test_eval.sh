@@ -84,6 +84,25 @@ expect 1 "every gt voxel ignored" -- "$A" eval --seg "$S:raw" --gt "$T/zeros.zar
 has "says nothing is left" "nothing to score: all 1875000 voxels have the ignored gt label 0"
 expect 0 "...unless nothing is ignored" -- "$A" --quiet eval --seg "$S:raw" --gt "$T/zeros.zarr" --no-ignore
 
+# ---- eval2d: per-section ISBI scores of a boundary map (the shipped ssTEM model on the
+# sample, against the medulla bodies as per-section labels)
+expect 0 "boundary map" -- "$A" predict --model models/sstem_boundaries.safetensors "$S:raw" "$T/b.zarr"
+expect 0 "eval2d" -- "$A" eval2d --pred "$T/b.zarr" --gt "$S:gt_bodies" --gt-kind labels --z 0:4 --thresholds 0.3,0.5,0.7
+has "a row per threshold" "      0.7 "
+has "marks the best" "<- least Rand error"
+expect 0 "eval2d --json" -- "$A" eval2d --pred "$T/b.zarr" --gt "$S:gt_bodies" --gt-kind labels --z 0:4 --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); t=d["thresholds"]; assert len(t)==9 and all(len(r["sections"])==4 and 0<=r["rand_error"]<=1 and 0<=r["pixel_error"]<=1 for r in t); m=sum(s["rand_error"] for s in t[4]["sections"])/4; assert abs(m-t[4]["rand_error"])<1e-5, (m, t[4]["rand_error"])' "$T/out" \
+  && ok "JSON: 9 thresholds x 4 sections, the means are the sections' means" || bad "eval2d JSON"
+expect 1 "eval2d: a missing map" -- "$A" eval2d --pred "$T/x.zarr" --gt "$S:gt_bodies"
+"$A" --quiet predict --model models/medulla_affinities.safetensors "$S:raw" "$T/aff.zarr" || bad "predict affinities"
+expect 1 "eval2d: a 9-channel map" -- "$A" eval2d --pred "$T/aff.zarr" --gt "$S:gt_bodies"
+has "says why" "several channels"
+expect 1 "eval2d: shapes differ" -- "$A" eval2d --pred "$T/b.zarr" --gt "$T/small.zarr"
+has "names both" "small.zarr is 3-d 30x250x249"
+expect 2 "eval2d: bad --z" -- "$A" eval2d --pred "$T/b.zarr" --gt "$S:gt_bodies" --z 5:2
+expect 1 "eval2d: --z past the end" -- "$A" eval2d --pred "$T/b.zarr" --gt "$S:gt_bodies" --z 0:31
+expect 2 "eval2d: bad --gt-kind" -- "$A" eval2d --pred "$T/b.zarr" --gt "$S:gt_bodies" --gt-kind ids
+
 echo "----"
 rm -rf "$T"
 [ "$fails" -eq 0 ] && echo "all eval cli checks passed"

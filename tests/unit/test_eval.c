@@ -549,8 +549,36 @@ static void test_bad_inputs(void)
     ax_eval_result_clear(NULL);
 }
 
+/* ISBI section scores on a 1 x 4 section worked by hand: gt cells 1 1 | 2 (x=2 membrane) */
+static void test_section_hand(void)
+{
+    const uint64_t gt[4] = {1, 1, 0, 2};
+    ax_section_scores s;
+    /* the prediction matches: nothing wrong */
+    const float b1[4] = {0.1f, 0.2f, 0.9f, 0.1f};
+    CHECK_OK(ax_eval_section(b1, gt, 1, 4, 0.5f, &s));
+    CHECK(s.pixel_error == 0 && s.rand_error == 0 && s.info_error == 0 && s.cells == 2 && s.scored == 3);
+    /* the border one pixel off: 2 of 4 pixels wrong, but after thinning the cells are right */
+    const float b2[4] = {0.1f, 0.9f, 0.1f, 0.1f};
+    CHECK_OK(ax_eval_section(b2, gt, 1, 4, 0.5f, &s));
+    CHECK(s.pixel_error == 0.5 && s.rand_error == 0 && s.info_error == 0 && s.voi_split == 0);
+    /* no border: one cell over both; scored x0,x1,x3: seg (1,1,1), gt (1,1,2):
+     * V_rand = (4/9 + 1/9) / (0.5 * 1 + 0.5 * 5/9) = 5/7; I = 0 so V_info = 0;
+     * VOI merge = H(2/3, 1/3); pixel error 1/4 */
+    const float b3[4] = {0.1f, 0.1f, 0.1f, 0.1f};
+    CHECK_OK(ax_eval_section(b3, gt, 1, 4, 0.5f, &s));
+    double h = -(2.0 / 3) * log2(2.0 / 3) - (1.0 / 3) * log2(1.0 / 3);
+    CHECK(s.pixel_error == 0.25 && near(s.rand_error, 2.0 / 7, 1e-15) && near(s.info_error, 1, 1e-15));
+    CHECK(s.voi_split == 0 && near(s.voi_merge, h, 1e-15) && s.cells == 1);
+    /* NaN is refused, naming the pixel */
+    const float b4[4] = {0.1f, NAN, 0.1f, 0.1f};
+    CHECK(ax_eval_section(b4, gt, 1, 4, 0.5f, &s) == AX_E_INVALID);
+    CHECK(strstr(ax_errmsg(), "(y=0, x=1)") != NULL);
+}
+
 int main(void)
 {
+    RUN(test_section_hand);
     RUN(test_hand_cases);
     RUN(test_brute_force);
     RUN(test_worst_lists);
