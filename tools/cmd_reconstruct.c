@@ -69,7 +69,10 @@ static int state_save(const char *out, json_t *s)
 {
     char *p = join(out, "state.json"), *tmp = join(out, ".state.json.partial");
     int rc = json_dump_file(s, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) || rename(tmp, p) ? 1 : 0;
-    if (rc) fprintf(stderr, "axon: error: %s: cannot write (%s)\n", p, strerror(errno));
+    if (rc) {
+        fprintf(stderr, "axon: error: %s: cannot write (%s)\n", p, strerror(errno));
+        unlink(tmp);
+    }
     free(p);
     free(tmp);
     return rc;
@@ -330,8 +333,11 @@ static int write_metrics(const recon_opts *o, const char *path, const stage_reco
     sprintf(tmp, "%s.partial", path);
     int rc = json_dump_file(m, tmp, JSON_INDENT(1)) || rename(tmp, path);
     json_decref(m);
+    if (rc) {
+        fprintf(stderr, "axon: error: %s: cannot write (%s)\n", path, strerror(errno));
+        unlink(tmp);
+    }
     free(tmp);
-    if (rc) fprintf(stderr, "axon: error: %s: cannot write (%s)\n", path, strerror(errno));
     return rc ? 1 : 0;
 }
 
@@ -453,6 +459,7 @@ static int write_report(const recon_opts *o, const char *dir, const stage_record
                    "(Neuroglancer), metrics.json. Made by axon %s.</p></body></html>\n", ax_version_string());
         if (fclose(f) || rename(tmp, path)) {
             fprintf(stderr, "axon: error: %s: cannot write (%s)\n", path, strerror(errno));
+            unlink(tmp);
             rc = 1;
         }
     }

@@ -3,6 +3,7 @@
  *
  * Label colours come from a hash of the id, so one neuron has the same colour in every
  * picture and in every tool that uses this function. */
+#include <errno.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,24 @@ int ax_render_section(ax_volume *image, int64_t z, int64_t channel, bool as_labe
     return AX_OK;
 }
 
+/* libpng's errors come back through our message (with the system's reason, e.g. a full
+ * disk) instead of its own line on stderr */
+static _Thread_local char png_msg[128];
+static _Thread_local int png_errno;
+
+static void png_on_error(png_structp png, png_const_charp msg)
+{
+    png_errno = errno;
+    snprintf(png_msg, sizeof png_msg, "%s", msg ? msg : "error");
+    png_longjmp(png, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
 int ax_png_write(const char *path, const uint8_t *pixels, int64_t h, int64_t w, int channels)
 {
     if (!path || !pixels || h <= 0 || w <= 0 || h > 1 << 24 || w > 1 << 24 ||
@@ -175,15 +194,17 @@ int ax_png_write(const char *path, const uint8_t *pixels, int64_t h, int64_t w, 
         free(tmp);
         return rc;
     }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_on_error, png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     int rc = AX_OK;
+    png_errno = 0;
     if (!png || !info) {
         rc = ax__err(AX_E_NOMEM, "%s: libpng: out of memory", path);
         goto out;
     }
     if (setjmp(png_jmpbuf(png))) {
-        rc = ax__err(AX_E_IO, "%s: libpng failed while writing", path);
+        rc = ax__err(AX_E_IO, "%s: libpng failed while writing: %s%s%s", path, png_msg, png_errno ? ": " : "",
+                     png_errno ? strerror(png_errno) : "");
         goto out;
     }
     png_init_io(png, f);
@@ -197,7 +218,7 @@ int ax_png_write(const char *path, const uint8_t *pixels, int64_t h, int64_t w, 
     png_write_end(png, NULL);
 out:
     png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
-    if (fclose(f) != 0 && rc == AX_OK) rc = ax__err(AX_E_IO, "%s: write failed", path);
+    if (fclose(f) != 0 && rc == AX_OK) rc = ax__err(AX_E_IO, "%s: write failed: %s", path, strerror(errno));
     if (rc == AX_OK && rename(tmp, path) != 0) rc = ax__err(AX_E_IO, "%s: rename failed", path);
     if (rc < 0) unlink(tmp);
     free(tmp);

@@ -111,5 +111,26 @@ has "says so" "cannot create the output directory"
 expect 2 "no output" -- "$A" reconstruct "$S:raw"
 [ -e "$T/bad1/report.html" ] || [ -e "$T/bad2" ] || [ -e "$T/bad3" ] && bad "a failed run left output" || ok "failed runs leave nothing"
 
+# ---- a full disk (a small tmpfs; needs root, skipped elsewhere): a clear error naming the
+# file, exit 1, and never a report or metrics.json (what marks a finished run)
+if [ "$(id -u)" = 0 ] && mkdir -p "$T/disk" && mount -t tmpfs -o size=4M tmpfs "$T/disk" 2>/dev/null; then
+  for size in 4M 16800k 17400k 18000k; do
+    mount -o remount,size=$size "$T/disk"
+    rm -rf "$T/disk/out"
+    "$A" reconstruct "$S:raw" --model "$M" -o "$T/disk/out" >"$T/out" 2>&1; st=$?
+    if [ $st = 0 ]; then
+      [ -e "$T/disk/out/report.html" ] && ok "disk of $size: finished" || bad "disk of $size: exit 0 without a report"
+    elif [ $st = 1 ] && grep -q "No space left on device" "$T/out" && [ ! -e "$T/disk/out/report.html" ] \
+         && [ ! -e "$T/disk/out/metrics.json" ] && ! ls -A "$T/disk/out" | grep -q '^\.[a-z].*\.partial$'; then
+      ok "disk of $size: '$(grep -m1 -o 'error: [^:]*' "$T/out")', no report, no stray partial file"
+    else
+      bad "disk of $size: exit $st"; sed 's/^/     /' "$T/out" | tail -3; ls -A "$T/disk/out"
+    fi
+  done
+  umount "$T/disk"
+else
+  echo "skip full-disk check (needs root and tmpfs)"
+fi
+
 rm -rf "$T"
 [ "$fails" -eq 0 ]
