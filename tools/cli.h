@@ -48,15 +48,21 @@ int cmd_tune(int argc, char **argv);
  * float32 volume with C = min(max_channels, the net's outputs) (0: all), tiles of `block`
  * output voxels. With a resume_key (zarr/n5 only) the tiles go to DIR/.partial-NAME and
  * a log of finished tiles beside it; a run with the same key continues where a killed one
- * stopped, and the finished volume is renamed to out_path. Prints errors and the summary;
- * returns an exit status (0, 1, 130). */
+ * stopped, and the finished volume is renamed to out_path. tta: average the 8 flips of
+ * each tile (affinity channels re-aligned to their offsets). Prints errors and the
+ * summary; returns an exit status (0, 1, 130). */
+typedef struct {
+    int64_t block[3], overlap[3], chunks[3]; /* chunks 0: the tile */
+    bool overwrite, tta;
+    int max_channels;
+    const char *resume_key;
+} predict_opts;
 typedef struct {
     double seconds, net_seconds, gflops;
     int64_t voxels, tiles;
 } predict_stats;
 int predict_volume(ax_net *net, const char *model, const char *raw_path, const char *out_path,
-                   const int64_t block[3], const int64_t overlap[3], const int64_t chunks[3],
-                   bool overwrite, int max_channels, const char *resume_key, predict_stats *st);
+                   const predict_opts *po, predict_stats *st);
 /* nearest-neighbour affinities (min mode) from a boundary map, 3-d or (1, z, y, x)
  * (cmd_mws.c); prints errors; returns an exit status */
 int affinities_from_boundary_volume(const char *in, const char *out, bool overwrite);

@@ -120,10 +120,11 @@ static void pooling_product(const ax_net *net, int64_t f[3])
     json_decref(cfg);
 }
 
-/* The tiles kept from each network output are a multiple of twice the pooling product in
- * y and x, so every layer of every tile sees its 2x2 Winograd tiles (src/nn/winograd.c)
- * in the same phase as a whole-volume pass would: the prediction is then the same bits
- * for any tile shape. */
+/* The tiles kept from each network output start on the network's coarsest grid (the
+ * pooling product; twice it in y and x): a U-Net with pooling only commutes with shifts
+ * by that grid, and in y and x every layer then also sees its 2x2 Winograd tiles
+ * (src/nn/winograd.c) in the phase of a whole-volume pass. The prediction is the same
+ * bits for any tile shape. */
 static int make_tiling(const ax_net *net, const int64_t want_out[3], const int64_t overlap[3],
                        const int64_t *vol, tiling *t)
 {
@@ -131,7 +132,7 @@ static int make_tiling(const ax_net *net, const int64_t want_out[3], const int64
     pooling_product(net, f);
     for (int d = 0; d < 3; d++) {
         want[d] = want_out[d];
-        int64_t m = d ? 2 * f[d] : 1;
+        int64_t m = d ? 2 * f[d] : f[d];
         if (vol && m > 1) { /* as many tiles as --block asks for, each a multiple of m */
             int64_t n = (vol[d] + want[d] - 1) / want[d], per = (vol[d] + n - 1) / n;
             want[d] = (per + m - 1) / m * m;
@@ -144,7 +145,7 @@ static int make_tiling(const ax_net *net, const int64_t want_out[3], const int64
         t->ctx[d] = (t->in[d] - t->out[d]) / 2;
         t->keep_lo[d] = overlap[d];
         t->keep[d] = t->out[d] - 2 * overlap[d];
-        int64_t m = d ? 2 * f[d] : 1;
+        int64_t m = d ? 2 * f[d] : f[d];
         if (t->keep[d] >= m) t->keep[d] -= t->keep[d] % m;
     }
     return 0;
@@ -820,6 +821,8 @@ static const char PREDICT_USAGE[] =
     "                    networks, which tile seamlessly; use it for 'same'-padded ones)\n"
     "  --chunks z,y,x    output chunks (default: the tile)\n"
     "  --overwrite       replace OUT if it exists\n"
+    "  --tta             test-time augmentation: average the 8 flips of every tile (8x the\n"
+    "                    work; affinity channels are re-aligned to their offsets)\n"
     "  --resume          keep finished tiles in DIR/.partial-NAME (zarr or n5 OUT) and, when\n"
     "                    run again after a kill with the same arguments, compute only the rest\n"
     "OUT is a 4-d float32 (C, z, y, x) volume (zarr, n5, h5, ...), built under a temporary name.\n";
@@ -933,13 +936,77 @@ static int commit_work(const char *work, const char *log, const char *out_path, 
     return 0;
 }
 
+/* ---- test-time augmentation: the 8 flips of a tile, averaged --------------------------- */
+
+/* Channel c of an affinity model links p to p + off_c. The network run on input flipped
+ * along the axes in F predicts, at p, the edge to p + off'_c (off_c with the F components
+ * negated): the same edge as ours at p + off_c when every non-zero component of off_c is
+ * flipped, and at p itself when none is. Other flips cannot give this channel (-1).
+ * Returns the shift s_c (our value at p = theirs at p + s_c). */
+static int tta_shift(const int64_t off[3], int flips, int64_t s[3])
+{
+    bool any = false, all = true;
+    for (int d = 0; d < 3; d++) {
+        if (!off[d]) continue;
+        if (flips >> d & 1) any = true;
+        else all = false;
+    }
+    for (int d = 0; d < 3; d++) s[d] = any ? off[d] : 0;
+    return any && !all ? -1 : 0;
+}
+
+/* the channels' offsets from the model's training record: affinities get theirs, a mask
+ * model none (every flip fits); unknown channels only take the unflipped pass */
+static void tta_offsets(const ax_net *net, int C, int64_t (*off)[3], bool *known)
+{
+    const char *target = ax_net_meta(net, "axon.target"), *offs = ax_net_meta(net, "axon.offsets");
+    bool aff = !target || !strcmp(target, "affinities");
+    if (ax_net_out_channels(net) == 1 && !offs) aff = false;
+    int n = 0;
+    if (aff && offs) {
+        int64_t all[MAX_OFF][3];
+        n = parse_offsets3(offs, all, MAX_OFF);
+        if (n > C) n = C;
+        if (n > 0) memcpy(off, all, (size_t)n * sizeof *off);
+    }
+    else if (aff) {
+        const int64_t nearest[3][3] = {{-1, 0, 0}, {0, -1, 0}, {0, 0, -1}};
+        n = C < 3 ? C : 3;
+        memcpy(off, nearest, (size_t)n * sizeof *off);
+    }
+    for (int c = 0; c < C; c++) {
+        known[c] = !aff || c < n;
+        if (!aff) off[c][0] = off[c][1] = off[c][2] = 0;
+    }
+}
+
+/* in (flipped along `flips`) -> out */
+static void flip_box(const float *in, const int64_t n[3], int flips, float *out)
+{
+    for (int64_t z = 0; z < n[0]; z++) {
+        int64_t zz = flips & 1 ? n[0] - 1 - z : z;
+        for (int64_t y = 0; y < n[1]; y++) {
+            int64_t yy = flips & 2 ? n[1] - 1 - y : y;
+            const float *src = in + (zz * n[1] + yy) * n[2];
+            float *dst = out + (z * n[1] + y) * n[2];
+            if (flips & 4)
+                for (int64_t x = 0; x < n[2]; x++) dst[x] = src[n[2] - 1 - x];
+            else memcpy(dst, src, (size_t)n[2] * sizeof *dst);
+        }
+    }
+}
+
 /* Block-wise inference of `net` over raw_path into out_path (see cli.h). */
 int predict_volume(ax_net *net, const char *model, const char *raw_path, const char *out_path,
-                   const int64_t block_in[3], const int64_t overlap[3], const int64_t chunks[3],
-                   bool overwrite, int max_channels, const char *resume_key, predict_stats *st)
+                   const predict_opts *po, predict_stats *st)
 {
     double t0 = ax_time_now();
-    int64_t block[3] = {block_in[0], block_in[1], block_in[2]};
+    int64_t block[3] = {po->block[0], po->block[1], po->block[2]}, overlap[3], chunks[3];
+    bool overwrite = po->overwrite, tta = po->tta;
+    int max_channels = po->max_channels;
+    const char *resume_key = po->resume_key;
+    memcpy(overlap, po->overlap, sizeof overlap);
+    memcpy(chunks, po->chunks, sizeof chunks);
     if (ax_net_in_channels(net) != 1) {
         fprintf(stderr, "axon: error: %s takes %d input channels; predict feeds one raw volume\n", model,
                 ax_net_in_channels(net));
@@ -953,6 +1020,30 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
         fprintf(stderr, "axon: error: %s: already exists (ask to overwrite)\n", out_path);
         return 1;
     }
+    int NC = ax_net_out_channels(net), C = max_channels > 0 && max_channels < NC ? max_channels : NC;
+    /* tta: each tile's output grows by the largest shift a kept channel needs */
+    int64_t (*toff)[3] = calloc((size_t)C, sizeof *toff);
+    bool *tknown = calloc((size_t)C, sizeof *tknown);
+    if (!toff || !tknown) {
+        free(toff), free(tknown);
+        return fail(AX_E_NOMEM);
+    }
+    if (tta) {
+        /* the margin is a whole number of the coarsest grid (twice it in y, x, as the tiles
+         * are), so every flip sees the pooling windows and Winograd tiles where the plain
+         * pass does: a U-Net with pooling only commutes with shifts by its grid */
+        int64_t f[3], need[3] = {0, 0, 0};
+        pooling_product(net, f);
+        tta_offsets(net, C, toff, tknown);
+        for (int c = 0; c < C; c++)
+            for (int d = 0; d < 3; d++)
+                if (tknown[c] && llabs(toff[c][d]) > need[d]) need[d] = llabs(toff[c][d]);
+        for (int d = 0; d < 3; d++) {
+            int64_t m = d ? 2 * f[d] : f[d];
+            if (need[d] > overlap[d]) overlap[d] = need[d];
+            overlap[d] = (overlap[d] + m - 1) / m * m;
+        }
+    }
     ax_volume *raw;
     int64_t shape[3];
     if (open3(raw_path, &raw, shape)) return 1;
@@ -964,7 +1055,6 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
         ax_volume_close(raw);
         return 1;
     }
-    int NC = ax_net_out_channels(net), C = max_channels > 0 && max_channels < NC ? max_channels : NC;
     ax_volume_create_params p = ax_volume_create_params_default();
     p.dtype = AX_DTYPE_F32;
     p.ndim = 4;
@@ -1024,7 +1114,16 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
     /* the raw box one tile reads is at most the tile input (mirroring only folds it) */
     float *box = malloc((size_t)vox(t.in) * sizeof(float)), *in = malloc((size_t)vox(t.in) * sizeof(float));
     float *y = malloc((size_t)vox(t.out) * (size_t)NC * sizeof(float)), *o = malloc((size_t)vox(t.keep) * (size_t)C * sizeof(float));
-    if (!box || !in || !y || !o) {
+    float *fin = NULL, *yf = NULL;
+    double *acc = NULL;
+    int *cnt = NULL;
+    if (tta) {
+        fin = malloc((size_t)vox(t.in) * sizeof *fin);
+        yf = malloc((size_t)vox(t.out) * (size_t)NC * sizeof *yf);
+        acc = malloc((size_t)vox(t.keep) * (size_t)C * sizeof *acc);
+        cnt = malloc((size_t)C * sizeof *cnt);
+    }
+    if (!box || !in || !y || !o || (tta && (!fin || !yf || !acc || !cnt))) {
         fprintf(stderr, "axon: error: out of memory for the tile buffers\n");
         rc = AX_E_NOMEM;
     }
@@ -1049,14 +1148,42 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
         if ((rc = read_raw(raw, raw_path, bo, bs, box))) break;
         fill_input(box, bo, bs, shape, is, t.in, in);
         double tn = ax_time_now();
-        if ((rc = ax_net_forward(net, in, t.in, y, 0))) break;
+        if (!tta) {
+            if ((rc = ax_net_forward(net, in, t.in, y, 0))) break;
+            for (int c = 0; c < C; c++)
+                for (int64_t z = 0; z < on[0]; z++)
+                    for (int64_t yy = 0; yy < on[1]; yy++)
+                        memcpy(o + ((c * on[0] + z) * on[1] + yy) * on[2],
+                               y + ((c * t.out[0] + t.keep_lo[0] + z) * t.out[1] + t.keep_lo[1] + yy) * t.out[2] + t.keep_lo[2],
+                               (size_t)on[2] * sizeof(float));
+        } else {
+            /* flips in a fixed order, summed in double: deterministic */
+            int64_t kn = on[0] * on[1] * on[2], ov = vox(t.out);
+            memset(acc, 0, (size_t)(kn * C) * sizeof *acc);
+            memset(cnt, 0, (size_t)C * sizeof *cnt);
+            for (int f = 0; f < 8 && !rc; f++) {
+                flip_box(in, t.in, f, fin);
+                if ((rc = ax_net_forward(net, fin, t.in, yf, 0))) break;
+                for (int c = 0; c < C; c++) {
+                    int64_t sh[3];
+                    if ((f && !tknown[c]) || tta_shift(toff[c], f, sh)) continue;
+                    flip_box(yf + c * ov, t.out, f, y + c * ov);
+                    cnt[c]++;
+                    double *a = acc + c * kn;
+                    for (int64_t z = 0; z < on[0]; z++)
+                        for (int64_t yy = 0; yy < on[1]; yy++) {
+                            const float *src = y + c * ov + ((t.keep_lo[0] + z + sh[0]) * t.out[1] + t.keep_lo[1] + yy + sh[1]) *
+                                                                t.out[2] + t.keep_lo[2] + sh[2];
+                            double *dst = a + (z * on[1] + yy) * on[2];
+                            for (int64_t x = 0; x < on[2]; x++) dst[x] += src[x];
+                        }
+                }
+            }
+            if (rc) break;
+            for (int c = 0; c < C; c++)
+                for (int64_t i = 0; i < kn; i++) o[c * kn + i] = (float)(acc[c * kn + i] / cnt[c]);
+        }
         tnet += ax_time_now() - tn;
-        for (int c = 0; c < C; c++)
-            for (int64_t z = 0; z < on[0]; z++)
-                for (int64_t yy = 0; yy < on[1]; yy++)
-                    memcpy(o + ((c * on[0] + z) * on[1] + yy) * on[2],
-                           y + ((c * t.out[0] + t.keep_lo[0] + z) * t.out[1] + t.keep_lo[1] + yy) * t.out[2] + t.keep_lo[2],
-                           (size_t)on[2] * sizeof(float));
         int64_t ws[4] = {0, os[0], os[1], os[2]}, wz[4] = {C, on[0], on[1], on[2]};
         if ((rc = ax_volume_write_region(out, ws, wz, AX_DTYPE_F32, o))) break;
         if (lf && (fprintf(lf, "%lld\n", (long long)b) < 0 || fflush(lf))) {
@@ -1074,6 +1201,12 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
     free(in);
     free(y);
     free(o);
+    free(fin);
+    free(yf);
+    free(acc);
+    free(cnt);
+    free(toff);
+    free(tknown);
     free(done);
     ax_volume_close(raw);
     int ret = 0;
@@ -1098,7 +1231,7 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
     free(key);
     if (ret) return ret;
     /* rates count this run's work (a resumed run computed only the missing tiles) */
-    double sec = ax_time_now() - t0, gf = ax_net_forward_flops(net, t.in) * (double)ncomp / 1e9;
+    double sec = ax_time_now() - t0, gf = ax_net_forward_flops(net, t.in) * (double)ncomp * (tta ? 8 : 1) / 1e9;
     int64_t nvox = (int64_t)((double)vox(shape) * (double)ncomp / (double)total);
     if (st) {
         st->seconds = sec;
@@ -1124,7 +1257,7 @@ int cmd_predict(int argc, char **argv)
     const char *model = NULL, *pos[2] = {NULL, NULL};
     int npos = 0;
     int64_t block[3] = {32, 128, 128}, overlap[3] = {0, 0, 0}, chunks[3] = {0, 0, 0};
-    bool overwrite = false, resume = false;
+    bool overwrite = false, resume = false, tta = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -1133,6 +1266,7 @@ int cmd_predict(int argc, char **argv)
         }
         if (!strcmp(a, "--overwrite")) { overwrite = true; continue; }
         if (!strcmp(a, "--resume")) { resume = true; continue; }
+        if (!strcmp(a, "--tta")) { tta = true; continue; }
         if (a[0] == '-' && a[1] == '-') {
             if (!v) return usage_error("predict: %s needs a value", a);
             i++;
@@ -1154,11 +1288,15 @@ int cmd_predict(int argc, char **argv)
     if (resume) {
         char stamp[64];
         file_stamp(model, stamp, sizeof stamp);
-        snprintf(key, sizeof key, "raw=%s model=%s (%s) overlap=%lld,%lld,%lld chunks=%lld,%lld,%lld", pos[0], model,
-                 stamp, (long long)overlap[0], (long long)overlap[1], (long long)overlap[2], (long long)chunks[0],
-                 (long long)chunks[1], (long long)chunks[2]);
+        snprintf(key, sizeof key, "raw=%s model=%s (%s) overlap=%lld,%lld,%lld chunks=%lld,%lld,%lld tta=%d", pos[0],
+                 model, stamp, (long long)overlap[0], (long long)overlap[1], (long long)overlap[2], (long long)chunks[0],
+                 (long long)chunks[1], (long long)chunks[2], (int)tta);
     }
-    int ret = predict_volume(net, model, pos[0], pos[1], block, overlap, chunks, overwrite, 0, resume ? key : NULL, NULL);
+    predict_opts po = {.overwrite = overwrite, .tta = tta, .resume_key = resume ? key : NULL};
+    memcpy(po.block, block, sizeof block);
+    memcpy(po.overlap, overlap, sizeof overlap);
+    memcpy(po.chunks, chunks, sizeof chunks);
+    int ret = predict_volume(net, model, pos[0], pos[1], &po, NULL);
     ax_net_free(net);
     return ret;
 }

@@ -31,7 +31,7 @@ typedef struct {
     ax_merge_function merge;
     double quantile;
     int64_t block[3];
-    bool overwrite;
+    bool overwrite, tta;
 } recon_opts;
 
 typedef struct {
@@ -532,6 +532,8 @@ int cmd_reconstruct(int argc, char **argv)
             return 0;
         }
         if (!strcmp(a, "--overwrite")) { o.overwrite = true; continue; }
+        if (!strcmp(a, "--tta")) { o.tta = true; continue; }
+        if (!strcmp(a, "--no-tta")) { o.tta = false; continue; }
         if (a[0] == '-' && a[1]) {
             if (!v) return usage_error("reconstruct: %s needs a value", a);
             i++;
@@ -631,8 +633,8 @@ int cmd_reconstruct(int argc, char **argv)
             char rs[64], ms[64];
             file_stamp(o.raw, rs, sizeof rs);
             file_stamp(o.model, ms, sizeof ms);
-            snprintf(params, sizeof params, "raw=%s (%s) model=%s (%s) block=%lld,%lld,%lld", o.raw, rs, o.model, ms,
-                     (long long)o.block[0], (long long)o.block[1], (long long)o.block[2]);
+            snprintf(params, sizeof params, "raw=%s (%s) model=%s (%s) block=%lld,%lld,%lld tta=%d", o.raw, rs, o.model,
+                     ms, (long long)o.block[0], (long long)o.block[1], (long long)o.block[2], (int)o.tta);
         }
         else if (s == 1)
             snprintf(params, sizeof params, "watershed defaults");
@@ -657,12 +659,13 @@ int cmd_reconstruct(int argc, char **argv)
         if (!g_quiet) fprintf(stderr, "axon reconstruct: [%d/5] %s -> %s\n", s + 1, STAGES[s], outp);
         ax_progress_pipeline_redraw();
         double t0 = ax_time_now();
-        int64_t no_overlap[3] = {0, 0, 0}, no_chunks[3] = {0, 0, 0};
+        predict_opts po = {.overwrite = true, .tta = o.tta, .max_channels = boundary_model ? 1 : 3, .resume_key = params};
+        memcpy(po.block, o.block, sizeof po.block);
         if (s == 0 && boundary_model) {
             /* a boundary model: its map, then affinities from it (min of the two voxels) */
-            rc = predict_volume(net, o.model, o.raw, bnd, o.block, no_overlap, no_chunks, true, 1, params, NULL);
+            rc = predict_volume(net, o.model, o.raw, bnd, &po, NULL);
             if (!rc) rc = affinities_from_boundary_volume(bnd, aff, true);
-        } else if (s == 0) rc = predict_volume(net, o.model, o.raw, aff, o.block, no_overlap, no_chunks, true, 3, params, NULL);
+        } else if (s == 0) rc = predict_volume(net, o.model, o.raw, aff, &po, NULL);
         else if (s == 1) rc = run_watershed(aff, frag, &nfrag);
         else if (s == 2) rc = run_agglomerate(&o, aff, frag, seg);
         else rc = run_export(seg, ng);
