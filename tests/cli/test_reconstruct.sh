@@ -9,7 +9,8 @@
 set -u
 . "$(dirname "$0")/lib.sh" cli_reconstruct
 M=models/medulla_affinities.safetensors
-RUN=("$A" reconstruct "$S:raw" --model "$M" --gt "$S:gt_bodies")
+# one network pass per tile keeps the test quick (--tta, the default, is checked once below)
+RUN=("$A" reconstruct "$S:raw" --model "$M" --gt "$S:gt_bodies" --no-tta)
 
 expect 0 "reconstruct the sample" -- "${RUN[@]}" -o "$T/r1"
 has "says where the report is" "open $T/r1/report.html"
@@ -26,6 +27,14 @@ grep -q "<td>$(printf '%.4f' "$split")</td><td>$(printf '%.4f' "$merge")</td>" "
   && ok "report and metrics.json agree" || bad "report and metrics.json differ"
 grep -q 'src="data:image/png;base64,' "$T/r1/report.html" && ok "pictures inside the report" || bad "no inline pictures"
 expect 0 "the Neuroglancer copy equals the segmentation" -- "$A" diff "$T/r1/segmentation.zarr" "$T/r1/segmentation.precomputed"
+
+# ---- the default: test-time augmentation (tested against numpy in tests/interop/test_tta.py)
+expect 0 "reconstruct with TTA (the default)" -- "$A" reconstruct "$S:raw" --model "$M" --gt "$S:gt_bodies" -o "$T/rt"
+grep -q '"tta": true' "$T/rt/metrics.json" && ok "metrics.json records tta" || bad "no tta in metrics.json"
+tsplit=$(grep -o '"voi_split": [0-9.]*' "$T/rt/metrics.json" | awk '{print $2}')
+tmerge=$(grep -o '"voi_merge": [0-9.]*' "$T/rt/metrics.json" | awk '{print $2}')
+echo "     with TTA: VOI split $tsplit merge $tmerge (one pass: $split + $merge)"
+awk -v s="$tsplit" -v m="$tmerge" 'BEGIN{exit !(s + m < 2.0 && s > 0 && m > 0)}' && ok "TTA VOI sum under 2 bits" || bad "TTA VOI $tsplit + $tmerge"
 
 # ---- a re-run keeps what is done; a new threshold redoes agglomeration only
 expect 0 "re-run" -- "${RUN[@]}" -o "$T/r1"
@@ -45,7 +54,7 @@ echo "     first run exit $st"
 [ "$st" = 130 ] || [ "$st" = 0 ] && ok "interrupted run exits 130 (or finished first)" || bad "exit $st"
 expect 0 "continue" -- "${RUN[@]}" -o "$T/r2"
 has "continued" "done in an earlier run"
-"$A" reconstruct "$S:raw" --model "$M" -o "$T/r1" >/dev/null 2>&1 # back to the default threshold
+"$A" reconstruct "$S:raw" --model "$M" -o "$T/r1" --no-tta >/dev/null 2>&1 # back to the default threshold
 expect 0 "same segmentation as the uninterrupted run" -- "$A" diff "$T/r1/segmentation.zarr" "$T/r2/segmentation.zarr"
 
 # ---- killed hard (SIGKILL) inside the prediction: the next run computes only the missing
@@ -60,18 +69,18 @@ kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
 expect 0 "continue after SIGKILL" -- "${RUN[@]}" -o "$T/r4" --block 16,64,64
 has "skipped the finished tiles" "tiles were done"
 [ -e "$T/r4/.partial-affinities.zarr" ] && bad "the work volume is left behind" || ok "work volume renamed into place"
-"$A" reconstruct "$S:raw" --model "$M" -o "$T/r5" --block 16,64,64 >/dev/null 2>&1
+"$A" reconstruct "$S:raw" --model "$M" -o "$T/r5" --block 16,64,64 --no-tta >/dev/null 2>&1
 expect 0 "same affinities as an unkilled run" -- "$A" diff "$T/r4/affinities.zarr" "$T/r5/affinities.zarr"
 expect 0 "same segmentation as an unkilled run" -- "$A" diff "$T/r4/segmentation.zarr" "$T/r5/segmentation.zarr"
 
 # ---- a boundary model (1 output) runs through affinities-from-boundary
-expect 0 "boundary model" -- "$A" reconstruct "$S:raw" -o "$T/rb" --model models/sstem_boundaries.safetensors
+expect 0 "boundary model" -- "$A" reconstruct "$S:raw" -o "$T/rb" --model models/sstem_boundaries.safetensors --no-tta
 [ -e "$T/rb/boundary.zarr" ] && [ -e "$T/rb/segmentation.zarr" ] && ok "boundary map and segmentation written" \
   || bad "boundary run outputs missing"
 expect 0 "affinities are those of the boundary map" -- bash -c "'$A' affinities-from-boundary '$T/rb/boundary.zarr' '$T/ab.zarr' && '$A' diff '$T/ab.zarr' '$T/rb/affinities.zarr'"
 
 # ---- tune: the threshold with the smallest VOI sum, used by reconstruct --config
-expect 0 "tune" -- "$A" tune "$S:raw" --gt "$S:gt_bodies" --model "$M" -o "$T/run.json" --thresholds 0.3,0.5,0.7
+expect 0 "tune" -- "$A" tune "$S:raw" --gt "$S:gt_bodies" --model "$M" -o "$T/run.json" --thresholds 0.3,0.5,0.7 --no-tta
 best=$(awk 'NR>1 && $1+0==$1 {if (min=="" || $4<min) {min=$4; t=$1}} END{print t}' "$T/out")
 same_t() { # FILE: its "threshold" equals $best
   awk -v b="$best" '/"threshold":/ {gsub(/[",]/, ""); if ($2 - b < 1e-9 && b - $2 < 1e-9) f = 1} END {exit !f}' "$1"
@@ -117,7 +126,7 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$T/disk" && mount -t tmpfs -o size=4M tmpfs "
   for size in 4M 16800k 17400k 18000k; do
     mount -o remount,size=$size "$T/disk"
     rm -rf "$T/disk/out"
-    "$A" reconstruct "$S:raw" --model "$M" -o "$T/disk/out" >"$T/out" 2>&1; st=$?
+    "$A" reconstruct "$S:raw" --model "$M" -o "$T/disk/out" --no-tta >"$T/out" 2>&1; st=$?
     if [ $st = 0 ]; then
       [ -e "$T/disk/out/report.html" ] && ok "disk of $size: finished" || bad "disk of $size: exit 0 without a report"
     elif [ $st = 1 ] && grep -q "No space left on device" "$T/out" && [ ! -e "$T/disk/out/report.html" ] \
