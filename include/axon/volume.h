@@ -157,6 +157,12 @@ AX_API int ax_volume_read_region_as(ax_volume *v, const int64_t *start, const in
 AX_API int ax_volume_write_region(ax_volume *v, const int64_t *start, const int64_t *size,
                                   ax_dtype dtype, const void *buf);
 
+/* One pyramid level: out (3-d, shape ceil(in / factor), factors 1..8 per axis) from in.
+ * Images: the mean of each factor box (same dtype, rounded for integers). labels: the
+ * most frequent non-zero label of the box (ties: smaller id; 0 only for an all-0 box),
+ * written as uint64. Streams slabs of out's chunk depth; deterministic. */
+AX_API int ax_volume_downsample(ax_volume *in, ax_volume *out, const int64_t factor[3], bool labels);
+
 /* Bound the decoded-chunk cache of this volume (0 disables caching). */
 AX_API void ax_volume_set_cache_bytes(ax_volume *v, size_t bytes);
 

@@ -62,7 +62,8 @@ class EvalObject(C.Structure):
 
 class EvalResult(C.Structure):
     """ax_eval_result, field for field."""
-    _fields_ = [("voi_split", C.c_double), ("voi_merge", C.c_double), ("arand", C.c_double),
+    _fields_ = [("voi_split", C.c_double), ("voi_merge", C.c_double), ("h_seg", C.c_double),
+                ("h_gt", C.c_double), ("arand", C.c_double),
                 ("arand_precision", C.c_double), ("arand_recall", C.c_double),
                 ("arand_seg0_label", C.c_double), ("arand_skimage", C.c_double),
                 ("cremi_score", C.c_double), ("voxels_total", C.c_uint64),
