@@ -2,9 +2,10 @@
 """bench/reconstruct: the whole pipeline, raw EM to segmentation, on the FlyEM medulla volume
 (150 x 250 x 250, ../shared/data/flyem_medulla) with the shipped model, in one run:
 
-- axon: `axon reconstruct RAW -o DIR --model models/medulla_affinities.safetensors` (predict,
-  watershed, agglomeration at 0.6, Neuroglancer copy, report), one process timed from
-  outside, per-stage times from its metrics.json.
+- axon: `axon reconstruct RAW -o DIR --model models/medulla_affinities.safetensors --no-tta`
+  (predict, watershed, agglomeration at 0.6, Neuroglancer copy, report), one process timed
+  from outside, per-stage times from its metrics.json; then once more with test-time
+  augmentation (8 flips per tile, reconstruct's default), reported on its own line.
 - peer: the same network in PyTorch 1.13 (tests/interop/unet_torch.py loads the same
   safetensors file), run over the same tiles with the same mirrored context, then
   scikit-image's watershed and a mean-affinity agglomeration in Python (the peer of
@@ -83,11 +84,19 @@ def main():
 
     t0 = time.perf_counter()
     subprocess.run([a.axon, "reconstruct", f"{h5}:raw", "-o", f"{work}/axon", "--model", model,
-                    "--threshold", str(a.threshold), "--gt", f"{h5}:gt_bodies", "--overwrite"],
+                    "--threshold", str(a.threshold), "--gt", f"{h5}:gt_bodies", "--overwrite", "--no-tta"],
                    check=True, env=env, capture_output=True)
     t_axon = time.perf_counter() - t0
     m = json.load(open(f"{work}/axon/metrics.json"))
     stages = {s["stage"]: s["seconds"] for s in m["stages"]}
+    # axon's default: the mean of the 8 flips of every tile (no peer run: it would be 8x too)
+    t0 = time.perf_counter()
+    subprocess.run([a.axon, "reconstruct", f"{h5}:raw", "-o", f"{work}/axon_tta", "--model", model,
+                    "--threshold", str(a.threshold), "--gt", f"{h5}:gt_bodies", "--overwrite", "--tta"],
+                   check=True, env=env, capture_output=True)
+    t_tta = time.perf_counter() - t0
+    mt = json.load(open(f"{work}/axon_tta/metrics.json"))
+    st_tta = {s["stage"]: s["seconds"] for s in mt["stages"]}
 
     import h5py
     import bench as segws  # bench/seg_ws/bench.py: the skimage + Python agglomeration peer
@@ -125,6 +134,10 @@ def main():
     print(f"axon / peer speed: {peer_total / t_axon:.2f}x")
     print(f"VOI split + merge vs gt_bodies: axon {sc.get('voi_split', float('nan')):.3f} + "
           f"{sc.get('voi_merge', float('nan')):.3f}, peer {ps:.3f} + {pm:.3f}")
+    sct = mt.get("scores", {})
+    print(f"axon with test-time augmentation (the reconstruct default): {t_tta:.2f} s "
+          f"(network {st_tta.get('predict', 0):.2f} s), {vox / t_tta:.3g} voxels/s, VOI "
+          f"{sct.get('voi_split', float('nan')):.3f} + {sct.get('voi_merge', float('nan')):.3f}")
     subprocess.run(["rm", "-rf", work])
 
 
