@@ -29,6 +29,9 @@ endif
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread \
               -Iinclude -Isrc $(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm -pthread $(SANFLAGS) $(LDFLAGS)
+# the CLI alone links the HTTP server library (axon serve); libaxon does not
+TOOL_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+TOOL_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 # the CNN's elementwise loops (activations, pooling, losses) must be vectorised: gcc -O2
 # only vectorises loops that need no scalar epilogue, which left ReLU at 10% of a step
@@ -51,7 +54,7 @@ TOOL_SRC := $(sort $(wildcard tools/*.c))
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 DEPS := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_BIN:=.d)
 
-.PHONY: all deps check check-unit check-cli check-interop demo bench clean
+.PHONY: all deps web check check-unit check-cli check-interop demo bench clean
 all: $(BUILD)/axon $(BUILD)/libaxon.a $(BUILD)/libaxon.so $(TEST_BIN)
 
 deps:
@@ -59,7 +62,7 @@ deps:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(if $(findstring _avx2,$<),$(AVX2_FLAGS)) $(if $(findstring src/nn/,$<),$(VEC_FLAGS)) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(if $(findstring _avx2,$<),$(AVX2_FLAGS)) $(if $(findstring src/nn/,$<),$(VEC_FLAGS)) $(if $(findstring tools/,$<),$(TOOL_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/libaxon.a: $(LIB_OBJ)
 	@rm -f $@
@@ -69,7 +72,7 @@ $(BUILD)/libaxon.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/axon: $(TOOL_OBJ) $(BUILD)/libaxon.a
-	$(CC) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) -o $@ $^ $(LDLIBS_ALL) $(TOOL_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libaxon.a
 	@mkdir -p $(dir $@)
@@ -77,10 +80,14 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libaxon.a
 
 # the tests: C unit tests, CLI and bad-input corpus, then interoperability with
 # python3-zarr / h5py / tifffile (Debian packages)
-check: deps all
+check: deps all web
 	@BUILD=$(BUILD) SAN=$(SAN) PYTHON=$(PYTHON) bash tests/run.sh
 
-demo: deps $(BUILD)/axon
+# the Neuroglancer viewer that `axon serve` serves (npm, only when missing): $(BUILD)/web/
+web: deps
+	@BUILD=$(BUILD) bash scripts/neuroglancer.sh
+
+demo: deps $(BUILD)/axon web
 	@BUILD=$(BUILD) bash scripts/demo.sh
 
 # every benchmark, each side by side with its Python peer (BENCH=name runs one)

@@ -13,8 +13,12 @@ OUT=${DEMO_OUT:-demo-out}
 echo "== the bundled sample (FlyEM medulla training_sample2, z120-149, CC-BY, Janelia FlyEM)"
 "$A" info "$S:raw"
 echo
-echo "== axon reconstruct: affinities (3D U-Net) -> watershed -> agglomeration -> Neuroglancer copy"
+echo "== axon reconstruct: affinities (3D U-Net) -> watershed -> agglomeration -> meshes, skeletons, Neuroglancer dataset"
 "$A" reconstruct "$S:raw" -o "$OUT" --gt "$S:gt_bodies" --model models/medulla_affinities.safetensors
 echo
 echo "demo done: open $OUT/report.html (scores in $OUT/metrics.json, the segmentation in"
-echo "$OUT/segmentation.zarr and, for Neuroglancer, $OUT/segmentation.precomputed)"
+echo "$OUT/segmentation.zarr). To see the neurons in 3-D in Neuroglancer, run"
+echo
+echo "    $A serve $OUT/precomputed"
+echo
+echo "and open the address it prints (http://127.0.0.1:8080/ by default)."

@@ -6,7 +6,9 @@ set -euo pipefail
 # build: compiler, libraries; tests: the Python peers axon is checked against
 PKGS=(
   build-essential pkg-config
-  zlib1g-dev libdeflate-dev libzstd-dev libblosc-dev libtiff-dev libhdf5-dev libpng-dev libjansson-dev
+  zlib1g-dev libdeflate-dev libzstd-dev libblosc-dev libtiff-dev libhdf5-dev libpng-dev libjansson-dev libmicrohttpd-dev
+  # axon serve: curl and chromium for its tests, npm to fetch the Neuroglancer viewer
+  curl chromium npm
   python3 python3-numpy python3-h5py python3-zarr python3-numcodecs python3-tifffile python3-scipy python3-skimage python3-torch
 )
 

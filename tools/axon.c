@@ -42,6 +42,9 @@ static void print_usage(FILE *f)
             "                               1 different, 2 trouble)\n"
             "  bench read VOL --positions FILE [--size N]\n"
             "                               time reads of N^3 regions at the listed starts\n"
+            "  serve DIR [--port N] [--host H] [--no-browser-page]\n"
+            "                               Neuroglancer on a precomputed dataset over HTTP\n"
+            "                               (127.0.0.1 by default; axon serve --help)\n"
             "  version                      version, SIMD kernels, threads\n"
             "\n"
             "segmentation (labels uint64, relabelled 1..n; affinities (3|C, z, y, x) float32,\n"
@@ -66,6 +69,14 @@ static void print_usage(FILE *f)
             "  eval --seg SEG --gt GT [--json] [--ignore-gt-label L | --no-ignore] [--worst N]\n"
             "                               VOI split/merge, adapted Rand error, CREMI score,\n"
             "                               worst split and merged objects\n"
+            "  erl --seg SEG (--skeletons DIR | --gt-labels GT) [--json]\n"
+            "                               expected run length along ground-truth skeletons\n"
+            "  skeletonize SEG OUT [--anisotropy z,y,x] [--format swc|precomputed]\n"
+            "                               TEASAR skeletons per object (SWC or Neuroglancer)\n"
+            "  mesh SEG OUT [--reduction R] [--format precomputed|ply|obj]\n"
+            "                               marching-cubes meshes per object, simplified\n"
+            "  export-precomputed -o DATASET --raw RAW --seg SEG\n"
+            "                               one Neuroglancer dataset: pyramids, meshes, skeletons\n"
             "  eval2d --pred BOUNDARY --gt GT [--gt-kind membrane0|mask|labels] [--z A:B]\n"
             "                               per-section ISBI 2012 scores of a boundary map:\n"
             "                               pixel error, foreground-restricted Rand and info\n"
@@ -665,6 +676,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "mws")) return cmd_mws(n, rest);
     if (!strcmp(cmd, "eval")) return cmd_eval(n, rest);
     if (!strcmp(cmd, "eval2d")) return cmd_eval2d(n, rest);
+    if (!strcmp(cmd, "skeletonize")) return cmd_skeletonize(n, rest);
+    if (!strcmp(cmd, "mesh")) return cmd_mesh(n, rest);
+    if (!strcmp(cmd, "serve")) return cmd_serve(n, rest);
+    if (!strcmp(cmd, "erl")) return cmd_erl(n, rest);
+    if (!strcmp(cmd, "export-precomputed")) return cmd_export_precomputed(n, rest);
     if (!strcmp(cmd, "train")) return cmd_train(n, rest);
     if (!strcmp(cmd, "predict")) return cmd_predict(n, rest);
     if (!strcmp(cmd, "model-info")) return cmd_model_info(n, rest);

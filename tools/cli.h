@@ -38,6 +38,11 @@ int cmd_agglomerate(int argc, char **argv);
 int cmd_mws(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_eval2d(int argc, char **argv);
+int cmd_skeletonize(int argc, char **argv);
+int cmd_mesh(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_erl(int argc, char **argv);
+int cmd_export_precomputed(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_model_info(int argc, char **argv);
@@ -66,6 +71,18 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
 /* nearest-neighbour affinities (min mode) from a boundary map, 3-d or (1, z, y, x)
  * (cmd_mws.c); prints errors; returns an exit status */
 int affinities_from_boundary_volume(const char *in, const char *out, bool overwrite);
+/* One Neuroglancer precomputed dataset at out (cmd_export.c): raw as out/image, seg as
+ * out/segmentation with its meshes and skeletons, each with a downsampling pyramid;
+ * built under a temporary name. Prints errors; returns an exit status (0, 1, 130). */
+typedef struct {
+    int scales;
+    int64_t max_edge;
+    bool overwrite, meshes, skeletons;
+} export_opts;
+int export_dataset(const char *raw, const char *seg, const char *out, const export_opts *eo);
+/* the *.swc files of a directory (sorted by name), or one file (cmd_export.c); prints
+ * errors; returns an exit status */
+int load_swc_dir(const char *path, ax_skeleton ***out, int64_t *n);
 /* "size mtime" of a file (or "missing"), to tell a changed input from the same one */
 void file_stamp(const char *path, char *buf, size_t n);
 

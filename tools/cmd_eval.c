@@ -17,7 +17,10 @@
 
 static const char EVAL_USAGE[] =
     "usage: axon eval --seg SEG --gt GT [--json] [--ignore-gt-label L | --no-ignore] "
-    "[--worst N]";
+    "[--worst N]\n"
+    "                 [--skeletons DIR|FILE.swc | --erl]\n"
+    "  --skeletons: also the expected run length along these ground-truth skeletons (SWC);\n"
+    "  --erl: along TEASAR skeletons of GT made here (see axon erl --help)";
 
 /* decimal 0..2^64-1, nothing else (no sign, no junk) */
 static bool parse_u64(const char *s, uint64_t *out)
@@ -48,7 +51,7 @@ static void json_objects(const ax_eval_object *o, int n, const char *pieces_name
 }
 
 static void print_json(const char *seg, const char *gt, const ax_eval_params *p,
-                       const ax_eval_result *r, double secs)
+                       const ax_eval_result *r, double secs, const ax_erl_result *er)
 {
     printf("{\"seg\": ");
     json_str(seg);
@@ -85,6 +88,11 @@ static void print_json(const char *seg, const char *gt, const ax_eval_params *p,
     json_objects(r->worst_split, r->n_worst_split, "seg_pieces");
     printf(",\n \"worst_merge\": ");
     json_objects(r->worst_merge, r->n_worst_merge, "gt_objects");
+    if (er)
+        printf(",\n \"erl\": {\"erl_nm\": %.17g, \"max_erl_nm\": %.17g, \"total_length_nm\": %.17g, \"skeletons\": %lld, "
+               "\"merges\": %lld, \"splits\": %lld}",
+               er->erl, er->max_erl, er->total_length, (long long)er->skeletons, (long long)er->merges,
+               (long long)er->splits);
     printf(",\n \"seconds\": %.3f, \"peak_rss_MiB\": %.1f}\n", secs, mib(ax_peak_rss_bytes()));
 }
 
@@ -134,8 +142,8 @@ static void print_table(const char *seg, const char *gt, const ax_eval_params *p
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *seg_path = NULL, *gt_path = NULL;
-    bool json = false, no_ignore = false, have_label = false;
+    const char *seg_path = NULL, *gt_path = NULL, *skel_path = NULL;
+    bool json = false, no_ignore = false, have_label = false, want_erl = false;
     ax_eval_params p = ax_eval_params_default();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -143,6 +151,8 @@ int cmd_eval(int argc, char **argv)
         if (!strcmp(a, "--seg") && more) seg_path = argv[++i];
         else if (!strcmp(a, "--gt") && more) gt_path = argv[++i];
         else if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--erl")) want_erl = true;
+        else if (!strcmp(a, "--skeletons") && more) skel_path = argv[++i], want_erl = true;
         else if (!strcmp(a, "--no-ignore")) no_ignore = true;
         else if (!strcmp(a, "--ignore-gt-label") && more) {
             if (!parse_u64(argv[++i], &p.ignore_gt_label))
@@ -159,7 +169,7 @@ int cmd_eval(int argc, char **argv)
             printf("%s\n", EVAL_USAGE);
             return 0;
         } else if (a[0] == '-' && a[1]) {
-            bool takes_value = !strcmp(a, "--seg") || !strcmp(a, "--gt") ||
+            bool takes_value = !strcmp(a, "--seg") || !strcmp(a, "--gt") || !strcmp(a, "--skeletons") ||
                                !strcmp(a, "--ignore-gt-label") || !strcmp(a, "--worst");
             return usage_error(takes_value ? "eval: %s needs a value" : "eval: unknown option %s",
                                a);
@@ -194,12 +204,39 @@ int cmd_eval(int argc, char **argv)
     double t0 = ax_time_now();
     ax_eval_result r;
     rc = ax_eval_volumes(seg, gt, &p, &r);
+    /* ERL along skeletons: given as SWC, or made from gt here */
+    ax_erl_result er;
+    if (rc == AX_OK && want_erl) {
+        ax_skeleton **sk = NULL;
+        int64_t nsk = 0;
+        if (skel_path) {
+            if (load_swc_dir(skel_path, &sk, &nsk)) rc = AX_E_IO;
+        } else {
+            ax_skel_params sp = ax_skel_params_default();
+            if ((rc = ax_skeletonize_volume(gt, &sp, &sk, &nsk)) < 0) fail(rc);
+        }
+        if (rc == AX_OK && (rc = ax_erl_volume(sk, nsk, seg, &er)) < 0) fail(rc);
+        ax_skeletons_free(sk, nsk);
+        if (rc < 0) {
+            ax_eval_result_clear(&r);
+            ax_volume_close(seg);
+            ax_volume_close(gt);
+            return 1;
+        }
+    }
     double secs = ax_time_now() - t0;
     ax_volume_close(seg);
     ax_volume_close(gt);
     if (rc < 0) return fail(rc);
-    if (json) print_json(seg_path, gt_path, &p, &r, secs);
-    else print_table(seg_path, gt_path, &p, &r);
+    if (json) print_json(seg_path, gt_path, &p, &r, secs, want_erl ? &er : NULL);
+    else {
+        print_table(seg_path, gt_path, &p, &r);
+        if (want_erl)
+            printf("\nERL         %.4g um of %.4g um for a perfect segmentation (%.1f%%), along %lld skeletons "
+                   "(%.4g um); %lld merges, %lld splits\n",
+                   er.erl / 1000, er.max_erl / 1000, er.max_erl > 0 ? 100 * er.erl / er.max_erl : 0,
+                   (long long)er.skeletons, er.total_length / 1000, (long long)er.merges, (long long)er.splits);
+    }
     fflush(stdout);
     if (!g_quiet && !json)
         fprintf(stderr, "axon: eval took %.2f s, peak RSS %.1f MiB\n", secs,

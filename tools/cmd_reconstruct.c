@@ -5,7 +5,8 @@
  *   1 predict      affinities.zarr     the U-Net (3 nearest-neighbour channels kept)
  *   2 watershed    fragments.zarr      zwatershed
  *   3 agglomerate  segmentation.zarr   waterz-style merging at one threshold
- *   4 export       segmentation.precomputed  Neuroglancer copy (compressed_segmentation)
+ *   4 export       precomputed/        Neuroglancer dataset: raw and segmentation pyramids,
+ *                                      meshes and skeletons (axon export-precomputed)
  *   5 report       metrics.json, report.html, PNGs in img/ (+ scores against --gt)
  * OUTDIR/state.json records each finished stage with its parameters: a re-run (after a
  * kill, or with a later stage's parameters changed) skips the stages that are done with the
@@ -172,53 +173,6 @@ static int run_agglomerate(const recon_opts *o, const char *aff_path, const char
     return rc == AX_E_INTERRUPTED ? 130 : rc ? fail(rc) : 0;
 }
 
-/* the segmentation as Neuroglancer precomputed (compressed_segmentation), slab by slab */
-static int run_export(const char *seg_path, const char *ng_path)
-{
-    ax_volume *seg, *out;
-    if (open_checked(seg_path, &seg)) return 1;
-    const ax_volume_info *si = ax_volume_get_info(seg);
-    ax_volume_create_params p = ax_volume_create_params_default();
-    p.format = AX_FORMAT_PRECOMPUTED;
-    p.dtype = AX_DTYPE_U64;
-    p.ndim = 3;
-    for (int d = 0; d < 3; d++) {
-        p.shape[d] = si->shape[d];
-        p.chunks[d] = 64 < si->shape[d] ? 64 : si->shape[d];
-        p.voxel_size[d] = si->voxel_size[d];
-        p.offset[d] = si->offset[d];
-    }
-    p.has_voxel_size = si->has_voxel_size;
-    p.compression = AX_COMPRESSION_COMPRESSED_SEGMENTATION;
-    p.is_labels = true;
-    p.overwrite = true;
-    int rc = ax_volume_create(ng_path, &p, &out);
-    if (rc) {
-        ax_volume_close(seg);
-        return fail(rc);
-    }
-    int64_t slab = p.chunks[0], size[3] = {0, si->shape[1], si->shape[2]};
-    uint64_t *buf = malloc((size_t)(slab * size[1] * size[2]) * sizeof *buf);
-    if (!buf) rc = AX_E_NOMEM;
-    for (int64_t z = 0; z < si->shape[0] && !rc; z += slab) {
-        if (g_interrupted) {
-            rc = AX_E_INTERRUPTED;
-            break;
-        }
-        int64_t start[3] = {z, 0, 0};
-        size[0] = z + slab > si->shape[0] ? si->shape[0] - z : slab;
-        if (!(rc = ax_volume_read_region(seg, start, size, AX_DTYPE_U64, buf)))
-            rc = ax_volume_write_region(out, start, size, AX_DTYPE_U64, buf);
-    }
-    free(buf);
-    ax_volume_close(seg);
-    if (rc) {
-        ax_volume_abort(out);
-        return rc == AX_E_INTERRUPTED ? 130 : fail(rc);
-    }
-    return (rc = ax_volume_close(out)) ? fail(rc) : 0;
-}
-
 /* ---- pictures and the report ------------------------------------------------------------- */
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -291,8 +245,9 @@ static void html_escape(FILE *f, const char *s)
 }
 
 typedef struct {
-    bool have;
+    bool have, have_erl;
     ax_eval_result r;
+    ax_erl_result erl; /* along the ground truth's own skeletons */
 } scores;
 
 static int write_metrics(const recon_opts *o, const char *path, const stage_record *st, int nst,
@@ -326,6 +281,11 @@ static int write_metrics(const recon_opts *o, const char *path, const stage_reco
                                                 "bits", r->worst_merge[i].bits, "gt_objects",
                                                 (json_int_t)r->worst_merge[i].pieces, "voxels",
                                                 (json_int_t)r->worst_merge[i].size));
+        if (sc->have_erl)
+            json_object_set_new(e, "erl", json_pack("{s:f, s:f, s:f, s:I, s:I, s:I}", "erl_nm", sc->erl.erl, "max_erl_nm",
+                                                    sc->erl.max_erl, "total_length_nm", sc->erl.total_length, "skeletons",
+                                                    (json_int_t)sc->erl.skeletons, "merges", (json_int_t)sc->erl.merges,
+                                                    "splits", (json_int_t)sc->erl.splits));
         json_object_set_new(e, "worst_split", ws);
         json_object_set_new(e, "worst_merge", wm);
         json_object_set_new(m, "scores", e);
@@ -428,6 +388,17 @@ static int write_report(const recon_opts *o, const char *dir, const stage_record
                     r->voi_split, r->voi_merge, r->voi_split + r->voi_merge, r->arand, r->cremi_score,
                     (unsigned long long)r->gt_labels, (unsigned long long)r->seg_labels);
             fprintf(f, "<p>VOI in bits: split = H(segmentation | truth), merge = H(truth | segmentation).</p>\n");
+            if (sc->have_erl) {
+                const ax_erl_result *e = &sc->erl;
+                fprintf(f, "<h3>Expected run length</h3>\n<table><tr><th>ERL</th><th>perfect</th><th>share</th>"
+                           "<th>skeletons</th><th>merges</th><th>splits</th></tr>\n<tr><td>%.3f &micro;m</td>"
+                           "<td>%.3f &micro;m</td><td>%.1f%%</td><td>%lld</td><td>%lld</td><td>%lld</td></tr></table>\n"
+                           "<p>Along TEASAR skeletons of the ground truth (%.1f &micro;m in all), funlib's definition: a "
+                           "skeleton edge counts for the segment both its ends lie in; segments under two or more "
+                           "skeletons count zero.</p>\n",
+                        e->erl / 1000, e->max_erl / 1000, e->max_erl > 0 ? 100 * e->erl / e->max_erl : 0,
+                        (long long)e->skeletons, (long long)e->merges, (long long)e->splits, e->total_length / 1000);
+            }
             for (int kind = 0; kind < 2; kind++) {
                 const ax_eval_object *obj = kind ? r->worst_merge : r->worst_split;
                 fprintf(f, "<h3>Worst %s</h3>\n<table><tr><th>%s id</th><th>bits</th><th>%s</th><th>voxels</th></tr>\n",
@@ -458,8 +429,9 @@ static int write_report(const recon_opts *o, const char *dir, const stage_record
             }
             fprintf(f, "<br>\n");
         }
-        fprintf(f, "<p>Outputs: affinities.zarr, fragments.zarr, segmentation.zarr, segmentation.precomputed "
-                   "(Neuroglancer), metrics.json. Made by axon %s.</p></body></html>\n", ax_version_string());
+        fprintf(f, "<p>Outputs: affinities.zarr, fragments.zarr, segmentation.zarr, metrics.json, and precomputed/ "
+                   "(Neuroglancer: raw and segmentation with meshes and skeletons; <code>axon serve precomputed</code> "
+                   "in this directory opens it). Made by axon %s.</p></body></html>\n", ax_version_string());
         if (fclose(f) || rename(tmp, path)) {
             fprintf(stderr, "axon: error: %s: cannot write (%s)\n", path, strerror(errno));
             unlink(tmp);
@@ -481,7 +453,8 @@ static const char USAGE[] =
     "                        [--threshold T] [--merge-function mean|max|quantile:Q]\n"
     "                        [--block z,y,x] [--config run.json] [--overwrite]\n"
     "  raw EM -> affinities -> watershed fragments -> agglomerated segmentation, with a\n"
-    "  Neuroglancer copy, OUTDIR/report.html and OUTDIR/metrics.json (scores with --gt).\n"
+    "  Neuroglancer dataset (OUTDIR/precomputed: raw, segmentation, meshes, skeletons; open it\n"
+    "  with axon serve), OUTDIR/report.html and OUTDIR/metrics.json (scores with --gt).\n"
     "  --model      default: models/medulla_affinities.safetensors beside the axon binary\n"
     "               (or $AX_MODELS/medulla_affinities.safetensors); an affinity model (3+\n"
     "               outputs, the first 3 the nearest -z,-y,-x) or a boundary model (1 output,\n"
@@ -569,10 +542,10 @@ int cmd_reconstruct(int argc, char **argv)
     int64_t shape[3];
     int ret = 1, rc;
     char *aff = join(o.out, "affinities.zarr"), *bnd = join(o.out, "boundary.zarr"), *frag = join(o.out, "fragments.zarr"),
-         *seg = join(o.out, "segmentation.zarr"), *ng = join(o.out, "segmentation.precomputed"),
+         *seg = join(o.out, "segmentation.zarr"), *ng = join(o.out, "precomputed"),
          *metrics = join(o.out, "metrics.json");
     json_t *state = NULL;
-    scores sc = {false, {0}};
+    scores sc = {0};
     if ((rc = ax_net_load(o.model, &net))) {
         fail(rc);
         goto done;
@@ -647,7 +620,7 @@ int cmd_reconstruct(int argc, char **argv)
         else if (s == 2)
             snprintf(params, sizeof params, "merge=%d quantile=%g threshold=%g", (int)o.merge, o.quantile, o.threshold);
         else
-            snprintf(params, sizeof params, "compressed_segmentation");
+            snprintf(params, sizeof params, "precomputed dataset v2 (image, segmentation, meshes, skeletons)");
         st[nst] = (stage_record){STAGES[s], 0, 0, false};
         if (stage_done(state, STAGES[s], params, outp)) {
             json_t *rec = json_object_get(state, STAGES[s]);
@@ -674,7 +647,7 @@ int cmd_reconstruct(int argc, char **argv)
         } else if (s == 0) rc = predict_volume(net, o.model, o.raw, aff, &po, NULL);
         else if (s == 1) rc = run_watershed(aff, frag, &nfrag);
         else if (s == 2) rc = run_agglomerate(&o, aff, frag, seg);
-        else rc = run_export(seg, ng);
+        else rc = export_dataset(o.raw, seg, ng, &(export_opts){6, 128, true, true, true});
         if (rc || g_interrupted) {
             if (rc == 130 || g_interrupted) {
                 fprintf(stderr, "\naxon reconstruct: interrupted in %s; run the same command again to continue\n", STAGES[s]);
@@ -712,6 +685,23 @@ int cmd_reconstruct(int argc, char **argv)
             goto done;
         }
         sc.have = true;
+        /* ERL along the ground truth's skeletons (made here, TEASAR defaults) */
+        ax_skeleton **sk = NULL;
+        int64_t nsk = 0;
+        ax_skel_params skp = ax_skel_params_default();
+        if (open_checked(o.gt, &gv)) goto done;
+        rc = ax_skeletonize_volume(gv, &skp, &sk, &nsk);
+        ax_volume_close(gv);
+        if (!rc && !(rc = open_checked(seg, &sv) ? AX_E_IO : 0)) {
+            rc = ax_erl_volume(sk, nsk, sv, &sc.erl);
+            ax_volume_close(sv);
+        }
+        ax_skeletons_free(sk, nsk);
+        if (rc) {
+            fail(rc);
+            goto done;
+        }
+        sc.have_erl = true;
     }
     double total = 0;
     for (int i = 0; i < nst; i++) total += st[i].seconds;
@@ -731,7 +721,8 @@ int cmd_reconstruct(int argc, char **argv)
             fprintf(stderr, "); VOI split %.3f merge %.3f, adapted Rand %.4f", sc.r.voi_split, sc.r.voi_merge, sc.r.arand);
         else
             fprintf(stderr, ")");
-        fprintf(stderr, "; peak memory %.0f MiB\naxon reconstruct: open %s/report.html\n", mib(ax_peak_rss_bytes()), o.out);
+        fprintf(stderr, "; peak memory %.0f MiB\naxon reconstruct: open %s/report.html; to look at it in Neuroglancer: "
+                        "axon serve %s/precomputed\n", mib(ax_peak_rss_bytes()), o.out, o.out);
     }
     ret = 0;
 done:

@@ -19,6 +19,8 @@
 #include "seg.h"
 #include "eval.h"
 #include "nn.h"
+#include "skel.h"
+#include "mesh.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -182,6 +182,38 @@ typedef struct ax_section_scores {
 AX_API int ax_eval_section(const float *boundary, const uint64_t *gt_cells, int64_t h, int64_t w,
                            float threshold, ax_section_scores *s);
 
+/* ---- expected run length (ERL) ---------------------------------------------------- */
+
+typedef struct ax_skeleton ax_skeleton; /* axon/skel.h */
+
+/* ERL in the funlib.evaluate / FFN sense. Every ground-truth skeleton vertex takes the
+ * segment id under it; an edge counts toward (skeleton s, segment g) when both its ends
+ * lie in g. A segment under vertices of two or more skeletons is a merge: all its edges
+ * count zero, and so do edges in segment 0 (unsegmented) and edges whose ends lie in
+ * different segments (splits). With l_sg the summed edge length of (s, g) and L the total
+ * length of all skeletons,
+ *     ERL = sum_sg l_sg^2 / L     (nm; a perfect segmentation gives sum_s L_s^2 / L).
+ * l_sg sums all of s's edges in g, connected or not, as funlib does. */
+typedef struct ax_erl_result {
+    double erl;             /* nm */
+    double total_length;    /* L, nm */
+    double max_erl;         /* the perfect score, sum_s L_s^2 / L, nm */
+    int64_t skeletons;      /* skeletons with at least one edge */
+    int64_t merges;         /* segments under two or more skeletons (0 excluded) */
+    int64_t splits;         /* sum over skeletons of (distinct non-zero segments - 1) */
+    int64_t split_edges;    /* edges whose ends lie in different segments */
+    int64_t omitted_edges;  /* edges with an end in segment 0 */
+    int64_t merged_edges;   /* edges inside merge segments */
+} ax_erl_result;
+
+/* ERL of skeletons sk[0..n) whose vertex v of skeleton i lies in segment seg[i][v]. */
+AX_API int ax_erl_lut(ax_skeleton *const *sk, int64_t n, const uint64_t *const *seg, ax_erl_result *r);
+
+/* ERL of a segmentation volume: each vertex (x, y, z nm) is looked up at voxel
+ * floor((p - offset) / voxel_size) of seg (3-d, integer labels); a vertex outside the
+ * volume is in segment 0. */
+AX_API int ax_erl_volume(ax_skeleton *const *sk, int64_t n, ax_volume *seg, ax_erl_result *r);
+
 #ifdef __cplusplus
 }
 #endif

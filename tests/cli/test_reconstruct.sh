@@ -14,7 +14,9 @@ RUN=("$A" reconstruct "$S:raw" --model "$M" --gt "$S:gt_bodies" --no-tta)
 
 expect 0 "reconstruct the sample" -- "${RUN[@]}" -o "$T/r1"
 has "says where the report is" "open $T/r1/report.html"
-for f in report.html metrics.json segmentation.zarr fragments.zarr affinities.zarr segmentation.precomputed; do
+has "says how to open it in Neuroglancer" "axon serve $T/r1/precomputed"
+for f in report.html metrics.json segmentation.zarr fragments.zarr affinities.zarr precomputed/image/info \
+         precomputed/segmentation/info precomputed/segmentation/mesh/info precomputed/segmentation/skeletons/info; do
   [ -e "$T/r1/$f" ] && ok "wrote $f" || bad "no $f"
 done
 # VOI: the model never saw z120-149 (trained on z0-119); measured 1.37 bits at threshold 0.6
@@ -26,7 +28,11 @@ awk -v s="$split" -v m="$merge" 'BEGIN{exit !(s + m < 2.0 && s > 0 && m > 0)}' &
 grep -q "<td>$(printf '%.4f' "$split")</td><td>$(printf '%.4f' "$merge")</td>" "$T/r1/report.html" \
   && ok "report and metrics.json agree" || bad "report and metrics.json differ"
 grep -q 'src="data:image/png;base64,' "$T/r1/report.html" && ok "pictures inside the report" || bad "no inline pictures"
-expect 0 "the Neuroglancer copy equals the segmentation" -- "$A" diff "$T/r1/segmentation.zarr" "$T/r1/segmentation.precomputed"
+expect 0 "the Neuroglancer copy equals the segmentation" -- "$A" diff "$T/r1/segmentation.zarr" "$T/r1/precomputed/segmentation"
+grep -q '"mesh": "mesh"' "$T/r1/precomputed/segmentation/info" && grep -q '"skeletons": "skeletons"' "$T/r1/precomputed/segmentation/info" \
+  && ok "the segmentation's info names its meshes and skeletons" || bad "no mesh/skeletons keys in the segmentation info"
+grep -q '"erl": {"erl_nm"' "$T/r1/metrics.json" || grep -q '"erl_nm"' "$T/r1/metrics.json" && ok "metrics.json has the ERL" || bad "no ERL in metrics.json"
+grep -q 'Expected run length' "$T/r1/report.html" && ok "the report has the ERL" || bad "no ERL in the report"
 
 # ---- the default: test-time augmentation (tested against numpy in tests/interop/test_tta.py)
 expect 0 "reconstruct with TTA (the default)" -- "$A" reconstruct "$S:raw" --model "$M" --gt "$S:gt_bodies" -o "$T/rt"
@@ -35,6 +41,18 @@ tsplit=$(grep -o '"voi_split": [0-9.]*' "$T/rt/metrics.json" | awk '{print $2}')
 tmerge=$(grep -o '"voi_merge": [0-9.]*' "$T/rt/metrics.json" | awk '{print $2}')
 echo "     with TTA: VOI split $tsplit merge $tmerge (one pass: $split + $merge)"
 awk -v s="$tsplit" -v m="$tmerge" 'BEGIN{exit !(s + m < 2.0 && s > 0 && m > 0)}' && ok "TTA VOI sum under 2 bits" || bad "TTA VOI $tsplit + $tmerge"
+
+# ---- the result in a real browser: axon serve on the run's Neuroglancer dataset, headless
+# Chromium, a screenshot that must show coloured segments over EM (skipped without
+# chromium or the viewer bundle, see tests/serve/browser_test.sh)
+shot="${AX_TEST_TMP:-/tmp}/reconstruct_screenshot.png"
+bash tests/serve/browser_test.sh "$T/r1/precomputed" "$shot"; st=$?
+case $st in
+  0) ok "browser: the reconstruction in Neuroglancer, segments over EM, meshes in 3-D ($shot)"
+     cp "$shot" "$(dirname "$A")/reconstruct_screenshot.png" 2>/dev/null ;;
+  77) echo "skip browser test" ;;
+  *) bad "browser test (screenshot $shot)" ;;
+esac
 
 # ---- a re-run keeps what is done; a new threshold redoes agglomeration only
 expect 0 "re-run" -- "${RUN[@]}" -o "$T/r1"
