@@ -7,10 +7,14 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config
   zlib1g-dev libdeflate-dev libzstd-dev libblosc-dev libtiff-dev libhdf5-dev libpng-dev libjansson-dev libmicrohttpd-dev
-  # axon serve: curl and chromium for its tests, npm to fetch the Neuroglancer viewer
-  curl chromium npm
+  # axon serve: curl and chromium for its tests (npm, to fetch the viewer, is below)
+  curl chromium
   python3 python3-numpy python3-h5py python3-zarr python3-numcodecs python3-tifffile python3-scipy python3-skimage python3-torch
 )
+
+# npm fetches the Neuroglancer viewer; a Node.js install that brings its own npm (as
+# NodeSource's nodejs does, which conflicts with Debian's npm package) is just as good
+command -v npm >/dev/null || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
