@@ -63,8 +63,9 @@ def voi(seg, gt):
     from skimage.metrics import variation_of_information
     m = gt != 0
     s, g = seg[m].astype(np.int64), gt[m].astype(np.int64)
-    split, merge = variation_of_information(g, s)  # H(g|s)... skimage returns (H(X|Y), H(Y|X))
-    return float(merge), float(split)
+    # skimage returns [H(image1|image0), H(image0|image1)] = [H(seg|gt), H(gt|seg)]
+    split, merge = variation_of_information(g, s)
+    return float(split), float(merge)
 
 
 def main():
@@ -127,11 +128,17 @@ def main():
     print(f"{'network (affinities)':<28}{stages.get('predict', 0):>10.2f}{t_net:>18.2f}")
     print(f"{'watershed':<28}{stages.get('watershed', 0):>10.2f}{pj['ws_s']:>18.2f}")
     print(f"{'agglomeration':<28}{stages.get('agglomerate', 0):>10.2f}{pj['total_s'] - pj['ws_s']:>18.2f}")
-    print(f"{'export + report (axon)':<28}{stages.get('export', 0) + stages.get('report', 0):>10.2f}{'':>18}")
+    print(f"{'export: pyramids, meshes, skeletons (axon)':<28}{stages.get('export', 0):>10.2f}{'':>18}")
+    print(f"{'report: scores, ERL, pictures (axon)':<28}{stages.get('report', 0):>10.2f}{'':>18}")
     print(f"{'reading raw (h5py, peer)':<28}{'':>10}{t_read:>18.2f}")
+    common_axon = stages.get('predict', 0) + stages.get('watershed', 0) + stages.get('agglomerate', 0)
+    common_peer = t_read + t_net + t_seg
+    print(f"{'stages both do, s':<28}{common_axon:>10.2f}{common_peer:>18.2f}")
     print(f"{'whole process, s':<28}{t_axon:>10.2f}{peer_total:>18.2f}")
-    print(f"{'voxels/s':<28}{vox / t_axon:>10.3g}{vox / peer_total:>18.3g}")
-    print(f"axon / peer speed: {peer_total / t_axon:.2f}x")
+    print(f"{'voxels/s (whole process)':<28}{vox / t_axon:>10.3g}{vox / peer_total:>18.3g}")
+    print(f"axon / peer speed on the stages both do (affinities -> segmentation): {common_peer / common_axon:.2f}x")
+    print(f"axon / peer speed, whole process (axon also writes pyramids, meshes and skeletons and "
+          f"scores ERL): {peer_total / t_axon:.2f}x")
     print(f"VOI split + merge vs gt_bodies: axon {sc.get('voi_split', float('nan')):.3f} + "
           f"{sc.get('voi_merge', float('nan')):.3f}, peer {ps:.3f} + {pm:.3f}")
     sct = mt.get("scores", {})
