@@ -366,7 +366,7 @@ int load_swc_dir(const char *path, ax_skeleton ***out, int64_t *n)
             names[nn++] = path2(path, e->d_name);
         }
         if (d) closedir(d);
-        qsort(names, (size_t)nn, sizeof *names, cmp_str);
+        if (nn) qsort(names, (size_t)nn, sizeof *names, cmp_str);
     } else {
         names = malloc(sizeof *names);
         names[nn++] = strdup(path);
