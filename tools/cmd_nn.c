@@ -1046,13 +1046,17 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
     }
     ax_volume *raw;
     int64_t shape[3];
-    if (open3(raw_path, &raw, shape)) return 1;
+    if (open3(raw_path, &raw, shape)) {
+        free(toff), free(tknown);
+        return 1;
+    }
     const ax_volume_info *ri = ax_volume_get_info(raw);
     for (int d = 0; d < 3; d++)
         if (block[d] > shape[d]) block[d] = shape[d];
     tiling t;
     if (make_tiling(net, block, overlap, shape, &t)) {
         ax_volume_close(raw);
+        free(toff), free(tknown);
         return 1;
     }
     ax_volume_create_params p = ax_volume_create_params_default();
@@ -1082,6 +1086,7 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
     bool reported = false;
     if (!done) {
         ax_volume_close(raw);
+        free(toff), free(tknown);
         return fail(AX_E_NOMEM);
     }
     if (resume_key) {
@@ -1100,12 +1105,12 @@ int predict_volume(ax_net *net, const char *model, const char *raw_path, const c
                     (long long)total);
         if (rc) {
             ax_volume_close(raw);
-            free(work), free(log), free(key), free(done);
+            free(work), free(log), free(key), free(done), free(toff), free(tknown);
             return 1;
         }
     } else if ((rc = ax_volume_create(out_path, &p, &out))) {
         ax_volume_close(raw);
-        free(done);
+        free(done), free(toff), free(tknown);
         return fail(rc);
     }
     /* tiles go straight to storage (a tile is a whole chunk by default; the tile log must
