@@ -86,6 +86,11 @@ static void print_usage(FILE *f)
             "  predict --model M.safetensors RAW OUT [--block z,y,x]\n"
             "                               block-wise inference into a (C, z, y, x) volume\n"
             "  model-info M.safetensors     a model's description and training record (JSON)\n"
+            "  simulate CONFIG.json -o OUTDIR [--threads N] [--duration MS] [--export-network F.h5]\n"
+            "                               run a spiking network: LIF, COBA, Izhikevich, HH, STG; connectomes;\n"
+            "                               plasticity; compute per spike (docs/simulate.md)\n"
+            "  brain-compute [--species human|mouse|fly] [--rates ...] [--flops-per-event ...]\n"
+            "                               whole-brain FLOP/s and machines for real time\n"
             "  reconstruct RAW -o OUTDIR [--model M] [--gt GT] [--threshold T]\n"
             "                               the whole pipeline: affinities, fragments, segmentation,\n"
             "                               Neuroglancer copy, report.html, metrics.json (resumable)\n"
@@ -685,6 +690,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "predict")) return cmd_predict(n, rest);
     if (!strcmp(cmd, "model-info")) return cmd_model_info(n, rest);
     if (!strcmp(cmd, "reconstruct")) return cmd_reconstruct(n, rest);
+    if (!strcmp(cmd, "simulate")) return cmd_simulate(n, rest);
+    if (!strcmp(cmd, "brain-compute")) return cmd_brain_compute(n, rest);
     if (!strcmp(cmd, "tune")) return cmd_tune(n, rest);
     if (!strcmp(cmd, "version")) return cmd_version();
     if (!strcmp(cmd, "help")) {

@@ -48,6 +48,8 @@ int cmd_predict(int argc, char **argv);
 int cmd_model_info(int argc, char **argv);
 int cmd_reconstruct(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_brain_compute(int argc, char **argv);
 
 /* Block-wise inference (cmd_nn.c): raw_path through net into out_path, a (C, z, y, x)
  * float32 volume with C = min(max_channels, the net's outputs) (0: all), tiles of `block`

@@ -21,6 +21,7 @@
 #include "nn.h"
 #include "skel.h"
 #include "mesh.h"
+#include "snn.h"
 
 #ifdef __cplusplus
 extern "C" {
