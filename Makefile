@@ -36,6 +36,9 @@ TOOL_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 # the CNN's elementwise loops (activations, pooling, losses) must be vectorised: gcc -O2
 # only vectorises loops that need no scalar epilogue, which left ReLU at 10% of a step
 VEC_FLAGS := -ftree-vectorize
+# the simulator's neuron updates: vectorised, which needs the compiler to know that a
+# select between two computed floats cannot trap
+SNN_FLAGS := -ftree-vectorize -fno-trapping-math
 
 ARCH := $(shell uname -m)
 ifeq ($(ARCH),x86_64)
@@ -62,7 +65,7 @@ deps:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(if $(findstring _avx2,$<),$(AVX2_FLAGS)) $(if $(findstring src/nn/,$<),$(VEC_FLAGS)) $(if $(findstring tools/,$<),$(TOOL_CFLAGS)) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(if $(findstring _avx2,$<),$(AVX2_FLAGS)) $(if $(findstring src/nn/,$<),$(VEC_FLAGS)) $(if $(findstring src/snn/,$<),$(SNN_FLAGS)) $(if $(findstring tools/,$<),$(TOOL_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/libaxon.a: $(LIB_OBJ)
 	@rm -f $@

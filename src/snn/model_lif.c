@@ -10,12 +10,6 @@
 
 #include "snn/snn_int.h"
 
-/* refractory test shared by the models: steps since the last spike >= refr_steps */
-static inline int not_refractory(const ax__snn_pop *p, uint32_t i, int64_t step)
-{
-    return step - p->last_spike[i] >= p->refr_steps;
-}
-
 static int64_t refr_steps(double refr_ms, double dt)
 {
     /* Brian2: timestep(t - lastspike) >= timestep(refractory), timestep(x) = int(x/dt + 1e-3) */
@@ -49,25 +43,48 @@ static int lif_prepare(ax__snn_pop *p, double dt)
     return AX_OK;
 }
 
+static inline __attribute__((always_inline)) void lif_dyn(ax__snn_pop *p, uint32_t i0, uint32_t i1, bool has_gap, bool hold)
+{
+    float *restrict v = p->s[LS_V], *restrict g = p->s[LS_G];
+    const float *restrict ie = p->s[LS_IE], *restrict gap = p->i_gap;
+    int32_t *restrict rl = p->refr_left;
+    const float e1 = (float)p->c[0], e2 = (float)p->c[1], k = (float)p->c[2];
+    const float vrest = (float)p->p[L_VREST];
+    for (uint32_t i = i0; i < i1; i++) {
+        int32_t r = rl[i] - 1;
+        r = r < 0 ? 0 : r;
+        rl[i] = r;
+        float vinf = vrest + ie[i];
+        if (has_gap) vinf += gap[i];
+        float vn = vinf + (v[i] - vinf) * e1 + g[i] * k;
+        v[i] = r == 0 ? vn : v[i];
+        float gn = g[i] * e2;
+        if (hold) g[i] = r == 0 ? gn : g[i];
+        else g[i] = gn;
+    }
+}
+
 static uint32_t lif_update(ax__snn_pop *p, uint32_t i0, uint32_t i1, int64_t step, uint32_t *spk)
 {
-    float *v = p->s[LS_V], *g = p->s[LS_G];
-    const float *ie = p->s[LS_IE], *gap = p->i_gap;
-    const float e1 = (float)p->c[0], e2 = (float)p->c[1], k = (float)p->c[2];
-    const float vrest = (float)p->p[L_VREST], vth = (float)p->p[L_VTH];
-    const bool hold = p->p[L_HOLD] != 0;
+    bool hold = p->p[L_HOLD] != 0;
+    if (p->i_gap) {
+        if (hold) lif_dyn(p, i0, i1, true, true);
+        else lif_dyn(p, i0, i1, true, false);
+    } else {
+        if (hold) lif_dyn(p, i0, i1, false, true);
+        else lif_dyn(p, i0, i1, false, false);
+    }
+    const float vth = (float)p->p[L_VTH];
+    const float *v = p->s[LS_V];
+    int32_t *rl = p->refr_left;
+    const int32_t rs = (int32_t)p->refr_steps;
     uint32_t n = 0;
-    for (uint32_t i = i0; i < i1; i++) {
-        int nr = not_refractory(p, i, step);
-        float vinf = vrest + ie[i] + (gap ? gap[i] : 0.0f);
-        float vn = vinf + (v[i] - vinf) * e1 + g[i] * k;
-        if (nr) v[i] = vn;
-        if (nr || !hold) g[i] *= e2;
-        if (nr && v[i] > vth) {
+    for (uint32_t i = i0; i < i1; i++)
+        if (v[i] > vth && rl[i] == 0) {
             p->last_spike[i] = step;
+            rl[i] = rs;
             spk[n++] = i;
         }
-    }
     return n;
 }
 
@@ -126,30 +143,46 @@ static int coba_prepare(ax__snn_pop *p, double dt)
     return AX_OK;
 }
 
+/* the dynamics of [i0, i1): branch-free, with everything in arguments, so the compiler
+ * vectorises it (fields read through the struct kept it scalar) */
+#define COBA_DYN(NAME, GAP)                                                                   \
+    AX_SNN_CLONES static void NAME(float *restrict v, float *restrict ge, float *restrict gi,             \
+                     const float *restrict ie, const float *restrict gap,                   \
+                     int32_t *restrict rl, uint32_t i0, uint32_t i1, float a, float de,     \
+                     float di, float vrest, float Ee, float Ei)                             \
+    {                                                                                       \
+        (void)gap;                                                                          \
+        for (uint32_t i = i0; i < i1; i++) {                                                \
+            int32_t r = rl[i] - 1;                                                          \
+            r = r < 0 ? 0 : r;                                                              \
+            rl[i] = r;                                                                      \
+            float G = 1.0f + ge[i] + gi[i];                                                 \
+            float num = vrest + ie[i] + ge[i] * Ee + gi[i] * Ei + GAP;                      \
+            float vinf = num / G;                                                           \
+            float vn = vinf + (v[i] - vinf) * ax__expf(a * G);                              \
+            v[i] = r == 0 ? vn : v[i];                                                      \
+            ge[i] *= de;                                                                    \
+            gi[i] *= di;                                                                    \
+        }                                                                                   \
+    }
+COBA_DYN(coba_dyn, 0.0f)
+COBA_DYN(coba_dyn_gap, gap[i])
+
 static uint32_t coba_update(ax__snn_pop *p, uint32_t i0, uint32_t i1, int64_t step, uint32_t *spk)
 {
-    float *restrict v = p->s[CS_V], *restrict ge = p->s[CS_GE], *restrict gi = p->s[CS_GI];
-    const float *restrict ie = p->s[CS_IE];
-    const float *gap = p->i_gap;
-    const float de = (float)p->c[0], di = (float)p->c[1], a = (float)p->c[2];
-    const float vrest = (float)p->p[C_VREST], vth = (float)p->p[C_VTH];
-    const float Ee = (float)p->p[C_EE], Ei = (float)p->p[C_EI];
-    const int64_t *restrict last = p->last_spike;
-    const int64_t rs = p->refr_steps;
-    /* one vectorisable pass for the dynamics, one scalar pass for the threshold */
-    for (uint32_t i = i0; i < i1; i++) {
-        float G = 1.0f + ge[i] + gi[i];
-        float num = vrest + ie[i] + ge[i] * Ee + gi[i] * Ei + (gap ? gap[i] : 0.0f);
-        float vinf = num / G;
-        float vn = vinf + (v[i] - vinf) * ax__expf(a * G);
-        v[i] = step - last[i] >= rs ? vn : v[i];
-        ge[i] *= de;
-        gi[i] *= di;
-    }
+    (p->i_gap ? coba_dyn_gap : coba_dyn)(p->s[CS_V], p->s[CS_GE], p->s[CS_GI], p->s[CS_IE], p->i_gap,
+                                         p->refr_left, i0, i1, (float)p->c[2], (float)p->c[0],
+                                         (float)p->c[1], (float)p->p[C_VREST], (float)p->p[C_EE],
+                                         (float)p->p[C_EI]);
+    const float vth = (float)p->p[C_VTH];
+    const float *v = p->s[CS_V];
+    int32_t *rl = p->refr_left;
+    const int32_t rs = (int32_t)p->refr_steps;
     uint32_t n = 0;
     for (uint32_t i = i0; i < i1; i++)
-        if (v[i] > vth && step - last[i] >= rs) {
+        if (v[i] > vth && rl[i] == 0) {
             p->last_spike[i] = step;
+            rl[i] = rs;
             spk[n++] = i;
         }
     return n;

@@ -105,6 +105,7 @@ void ax_snn_free(ax_snn *s)
         free(p->name);
         for (int k = 0; k < AX_SNN_MAX_STATE; k++) free(p->s[k]);
         free(p->last_spike);
+        free(p->refr_left);
         free(p->rng);
         free(p->gen_step);
         free(p->gen_neuron);
@@ -198,10 +199,12 @@ int ax_snn_add_population(ax_snn *s, const char *name, const char *model, uint32
     bool ok = p->name != NULL;
     for (int k = 0; k < m->n_state && ok; k++) ok = (p->s[k] = ax__calloc(n, sizeof(float))) != NULL;
     ok = ok && (p->last_spike = ax__malloc_array(n, sizeof(int64_t))) != NULL;
+    ok = ok && (p->refr_left = ax__calloc(n, sizeof(int32_t))) != NULL;
     ok = ok && (p->rng = ax__malloc_array(n, sizeof(uint64_t))) != NULL;
     if (!ok) {
         for (int k = 0; k < AX_SNN_MAX_STATE; k++) free(p->s[k]);
         free(p->last_spike);
+        free(p->refr_left);
         free(p->rng);
         free(p->name);
         free(p);

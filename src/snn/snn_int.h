@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "core/core_int.h"
 #include "axon/snn.h"
@@ -26,6 +27,14 @@
 #define AX_SNN_POST_MASK ((1u << AX_SNN_POST_BITS) - 1)
 #define AX_SNN_MAX_DELAY 255 /* steps */
 #define AX_SNN_NEVER (INT64_MIN / 4)
+
+/* Hot loops get an AVX2 clone picked at load time (gcc's target_clones; the results are
+ * the same bits, as -std=c11 keeps the compiler from fusing multiply-adds). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(AX_HAVE_AVX2)
+#define AX_SNN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define AX_SNN_CLONES
+#endif
 
 /* ---- random numbers: counter-free, per stream -------------------------------------- */
 static inline uint64_t ax__sm64(uint64_t *s)
@@ -72,8 +81,10 @@ static inline float ax__expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r2 + r + 1.0f;
-    union { uint32_t u; float f; } b = {.u = (uint32_t)(n + 127) << 23};
-    return p * b.f;
+    float scale;
+    uint32_t bits = (uint32_t)(n + 127) << 23;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
 }
 #define AX_SNN_EXP_FLOPS 12
 
@@ -129,6 +140,9 @@ struct ax__snn_pop {
     double c[AX_SNN_MAX_CONST];  /* constants derived by prepare() */
     float *s[AX_SNN_MAX_STATE];  /* state arrays, n each */
     int64_t *last_spike;         /* step of the last spike, AX_SNN_NEVER if none */
+    int32_t *refr_left;          /* refractory steps left (models may use this instead of
+                                    last_spike: count down at each update, refractory while
+                                    > 0 after the decrement; set to refr_steps at a spike) */
     int64_t refr_steps;
     uint64_t *rng;               /* one random stream per neuron */
     float *i_gap;                /* gap-junction drive (NULL without gap junctions) */
