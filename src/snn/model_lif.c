@@ -24,6 +24,28 @@ static int positive(const ax__snn_pop *p, int k)
     return AX_OK;
 }
 
+/* threshold for [i0, i1): spike when v > v_th and not refractory. Spikes are rare, so
+ * blocks of 64 are tested with a vectorisable any() first. */
+AX_SNN_CLONES static uint32_t threshold_scan(const float *restrict v, int32_t *restrict rl,
+                                             int64_t *restrict last, uint32_t i0, uint32_t i1,
+                                             float vth, int32_t rs, int64_t step, uint32_t *spk)
+{
+    uint32_t n = 0;
+    for (uint32_t b = i0; b < i1; b += 64) {
+        uint32_t e = b + 64 < i1 ? b + 64 : i1;
+        int any = 0;
+        for (uint32_t i = b; i < e; i++) any |= (v[i] > vth) & (rl[i] == 0);
+        if (!any) continue;
+        for (uint32_t i = b; i < e; i++)
+            if (v[i] > vth && rl[i] == 0) {
+                last[i] = step;
+                rl[i] = rs;
+                spk[n++] = i;
+            }
+    }
+    return n;
+}
+
 /* ---- lif: dv/dt = (v_rest - v + g + I_e) / tau_m, dg/dt = -g / tau_syn --------------- */
 enum { L_VREST, L_VRESET, L_VTH, L_TAUM, L_TAUS, L_REFR, L_HOLD, L_RESETG };
 enum { LS_V, LS_G, LS_IE };
@@ -74,18 +96,8 @@ static uint32_t lif_update(ax__snn_pop *p, uint32_t i0, uint32_t i1, int64_t ste
         if (hold) lif_dyn(p, i0, i1, false, true);
         else lif_dyn(p, i0, i1, false, false);
     }
-    const float vth = (float)p->p[L_VTH];
-    const float *v = p->s[LS_V];
-    int32_t *rl = p->refr_left;
-    const int32_t rs = (int32_t)p->refr_steps;
-    uint32_t n = 0;
-    for (uint32_t i = i0; i < i1; i++)
-        if (v[i] > vth && rl[i] == 0) {
-            p->last_spike[i] = step;
-            rl[i] = rs;
-            spk[n++] = i;
-        }
-    return n;
+    return threshold_scan(p->s[LS_V], p->refr_left, p->last_spike, i0, i1, (float)p->p[L_VTH],
+                          (int32_t)p->refr_steps, step, spk);
 }
 
 static void lif_reset(ax__snn_pop *p, const uint32_t *spk, uint32_t n, int64_t step)
@@ -174,18 +186,8 @@ static uint32_t coba_update(ax__snn_pop *p, uint32_t i0, uint32_t i1, int64_t st
                                          p->refr_left, i0, i1, (float)p->c[2], (float)p->c[0],
                                          (float)p->c[1], (float)p->p[C_VREST], (float)p->p[C_EE],
                                          (float)p->p[C_EI]);
-    const float vth = (float)p->p[C_VTH];
-    const float *v = p->s[CS_V];
-    int32_t *rl = p->refr_left;
-    const int32_t rs = (int32_t)p->refr_steps;
-    uint32_t n = 0;
-    for (uint32_t i = i0; i < i1; i++)
-        if (v[i] > vth && rl[i] == 0) {
-            p->last_spike[i] = step;
-            rl[i] = rs;
-            spk[n++] = i;
-        }
-    return n;
+    return threshold_scan(p->s[CS_V], p->refr_left, p->last_spike, i0, i1, (float)p->p[C_VTH],
+                          (int32_t)p->refr_steps, step, spk);
 }
 
 static void coba_reset(ax__snn_pop *p, const uint32_t *spk, uint32_t n, int64_t step)

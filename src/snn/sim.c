@@ -171,6 +171,14 @@ static void plastic_post(ax_snn *s, run_ctx *c, int tid, int64_t step, const spi
     }
 }
 
+AX_SNN_CLONES static void add_and_clear(float *restrict v, float *restrict r, uint32_t i0, uint32_t i1)
+{
+    for (uint32_t i = i0; i < i1; i++) {
+        v[i] += r[i];
+        r[i] = 0;
+    }
+}
+
 static void apply_inputs(ax_snn *s, uint32_t glo, uint32_t ghi, int64_t step)
 {
     int D = s->ring_slots;
@@ -179,15 +187,8 @@ static void apply_inputs(ax_snn *s, uint32_t glo, uint32_t ghi, int64_t step)
         ax__snn_pop *p = s->pop[pi];
         uint32_t i0, i1;
         if (!pop_range(p, glo, ghi, &i0, &i1)) continue;
-        for (int k = 0; k < p->m->n_state; k++) {
-            if (!p->ring[k]) continue;
-            float *r = p->ring[k] + (size_t)now * p->n;
-            float *v = p->s[k];
-            for (uint32_t i = i0; i < i1; i++) {
-                v[i] += r[i];
-                r[i] = 0;
-            }
-        }
+        for (int k = 0; k < p->m->n_state; k++)
+            if (p->ring[k]) add_and_clear(p->s[k], p->ring[k] + (size_t)now * p->n, i0, i1);
     }
     for (int q = 0; q < s->n_poisson; q++) {
         const ax__snn_poisson *in = &s->poisson[q];
