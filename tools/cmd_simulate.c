@@ -92,6 +92,7 @@ int cmd_simulate(int argc, char **argv)
         else return usage_error("unexpected argument '%s'", a);
     }
     if (!cfg || !out) return usage();
+    signal(SIGINT, on_signal);
     /* circuits with their own integrator (the STG) have a "circuit" key */
     json_error_t je;
     json_t *root = json_load_file(cfg, 0, &je);
@@ -125,7 +126,6 @@ int cmd_simulate(int argc, char **argv)
         ax_snn_free(s);
         return fail(rc);
     }
-    signal(SIGINT, on_signal);
     if (ax_snn_has_task(s)) {
         rc = ax_snn_run_task(s, nth, out, g_quiet ? NULL : stdout);
     } else {
@@ -184,11 +184,11 @@ static int bc_usage(void)
     fprintf(stderr,
             "usage: axon brain-compute [--species human|mouse|fly|all] [--neurons N --synapses S]\n"
             "                          [--rates 0.1,0.5,1,2] [--flops-per-event 1,10,100]\n"
-            "                          [--update-hz 10000] [--flops-per-update F] [--measured compute.json]\n"
-            "                          [--json OUT.json]\n"
+            "                          [--update-hz 10000] [--flops-per-update F] [--json OUT.json]\n"
+            "                          [--ns-per-event E --ns-per-update U]\n"
             "  Whole-brain FLOP/s = synapses x rate x FLOPs per event + neurons x update rate x FLOPs per update,\n"
-            "  and the machines for real time at this machine's measured cost per event and per update\n"
-            "  (from a simulate run's compute.json, or a short built-in COBA run).\n");
+            "  and the machines for real time at this machine's cost per event and per update, measured by\n"
+            "  two short runs (COBA with and without synapses) unless given.\n");
     return 2;
 }
 
@@ -245,8 +245,7 @@ static int measure_machine(double *ns_event, double *ns_update, char *what, size
     if (!rc) {
         ax_snn_compute c;
         ax_snn_get_compute(s, &c);
-        /* split the wall time by a second run without synapses? Simpler and honest: the
-         * all-in cost per event, and the cost per update from a silent copy below */
+        /* all-in figures first; the silent run below splits them */
         *ns_event = c.syn_events ? c.wall_s * 1e9 / (double)c.syn_events : 0;
         *ns_update = c.neuron_updates ? c.wall_s * 1e9 / (double)c.neuron_updates : 0;
         events = c.syn_events ? c.syn_events : 1;
@@ -279,7 +278,8 @@ static int measure_machine(double *ns_event, double *ns_update, char *what, size
 
 int cmd_brain_compute(int argc, char **argv)
 {
-    const char *sp = "all", *measured = NULL, *json_out = NULL;
+    const char *sp = "all", *json_out = NULL;
+    double ns_ev_given = 0, ns_up_given = 0;
     double neurons = -1, synapses = -1, update_hz = 10000, fpu = 27;
     double rates[16] = {0.1, 0.5, 1, 2}, fpe[16] = {1, 10, 100};
     int nr = 4, nf = 3;
@@ -298,8 +298,11 @@ int cmd_brain_compute(int argc, char **argv)
             if (!parse_f64(argv[++i], &update_hz) || update_hz < 0) return usage_error("--update-hz: want >= 0, got '%s'", argv[i]);
         } else if (!strcmp(a, "--flops-per-update") && i + 1 < argc) {
             if (!parse_f64(argv[++i], &fpu) || fpu < 0) return usage_error("--flops-per-update: want >= 0, got '%s'", argv[i]);
-        } else if (!strcmp(a, "--measured") && i + 1 < argc) measured = argv[++i];
-        else if (!strcmp(a, "--json") && i + 1 < argc) json_out = argv[++i];
+        } else if (!strcmp(a, "--ns-per-event") && i + 1 < argc) {
+            if (!parse_f64(argv[++i], &ns_ev_given) || ns_ev_given <= 0) return usage_error("--ns-per-event: want > 0, got '%s'", argv[i]);
+        } else if (!strcmp(a, "--ns-per-update") && i + 1 < argc) {
+            if (!parse_f64(argv[++i], &ns_up_given) || ns_up_given <= 0) return usage_error("--ns-per-update: want > 0, got '%s'", argv[i]);
+        } else if (!strcmp(a, "--json") && i + 1 < argc) json_out = argv[++i];
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return bc_usage(), 0;
         else return usage_error("unknown argument '%s'", a);
     }
@@ -318,23 +321,11 @@ int cmd_brain_compute(int argc, char **argv)
     /* this machine's cost per event and per update */
     double ns_ev = 0, ns_up = 0;
     char what[256] = "";
-    if (measured) {
-        json_error_t je;
-        json_t *m = json_load_file(measured, 0, &je);
-        if (!m) {
-            fprintf(stderr, "axon: error: %s: %s\n", measured, je.text);
-            return 1;
-        }
-        json_t *a = json_object_get(m, "ns_per_synaptic_event_all_in"), *b = json_object_get(m, "ns_per_neuron_update_all_in");
-        if (!json_is_number(a) || !json_is_number(b)) {
-            json_decref(m);
-            fprintf(stderr, "axon: error: %s: not a compute.json from axon simulate\n", measured);
-            return 1;
-        }
-        ns_ev = json_number_value(a);
-        ns_up = json_number_value(b);
-        snprintf(what, sizeof what, "from %s", measured);
-        json_decref(m);
+    if (ns_ev_given > 0 || ns_up_given > 0) {
+        if (!(ns_ev_given > 0 && ns_up_given > 0)) return usage_error("give both --ns-per-event and --ns-per-update%s", "");
+        ns_ev = ns_ev_given;
+        ns_up = ns_up_given;
+        snprintf(what, sizeof what, "as given");
     } else {
         int rc = measure_machine(&ns_ev, &ns_up, what, sizeof what);
         if (rc) return fail(rc);
@@ -363,7 +354,7 @@ int cmd_brain_compute(int argc, char **argv)
             printf("\n");
         }
         /* machines at the measured costs: seconds of machine time per second of brain */
-        printf("  machines like this one for real time (measured %.3g ns/event, %.3g ns/update; %s):\n", ns_ev, ns_up, what);
+        printf("  machines like this one for real time (%.3g ns per event, %.3g ns per update; %s):\n", ns_ev, ns_up, what);
         for (int r = 0; r < nr; r++) {
             double sec = S->synapses * rates[r] * ns_ev * 1e-9 + S->neurons * update_hz * ns_up * 1e-9;
             printf("    at %5.3g Hz: %.3g machines\n", rates[r], sec);

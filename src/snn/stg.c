@@ -23,7 +23,7 @@
 #define CA_0 0.05                  /* uM */
 #define CA_OUT 3000.0              /* uM */
 #ifndef RT_ZF
-#define RT_ZF 12.2                 /* mV: RT/zF of the original code's Nernst factor */
+#define RT_ZF 12.2 /* mV: the original code's Nernst factor (docs/stg.md: the cross-check) */
 #endif
 #define KCA_HALF 3.0               /* uM */
 #define SYN_VTH (-35.0)
