@@ -113,8 +113,7 @@ int cmd_simulate(int argc, char **argv)
     int rc = ax_snn_from_config(cfg, &s, &dur);
     if (rc) return fail(rc);
     if (duration >= 0) dur = duration;
-    int nth = threads > 0 ? (int)threads : ax_snn_threads_hint(s);
-    if (nth <= 0) nth = ax_threads_get();
+    int nth = threads > 0 ? (int)threads : ax_snn_threads_hint(s); /* 0: ax_snn_run decides */
     if (!g_quiet) {
         char info[512];
         print_network(s);

@@ -130,7 +130,8 @@ AX_API int ax_snn_record_spikes(ax_snn *s, bool on);
 
 /* ---- running --------------------------------------------------------------------- */
 
-/* Run for duration_ms with n_threads threads (0: the library's thread count). */
+/* Run for duration_ms with n_threads threads (0: the library's thread count, but at most
+ * one per 1000 neurons, since smaller partitions spend more in barriers than they save). */
 AX_API int ax_snn_run(ax_snn *s, double duration_ms, int n_threads);
 
 /* Counts and costs of everything run so far. FLOPs are counted from each model's

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "snn/snn_int.h"
+#include "snn/task.h"
 
 typedef struct {
     const char *path; /* the config */
@@ -1283,8 +1284,11 @@ int ax_snn_from_config(const char *path, ax_snn **out, double *duration_ms)
     json_t *rec = json_object_get(root, "record");
     if (!rc && rec) rc = load_record(&c, rec);
     json_t *task = json_object_get(root, "task");
-    if (!rc && task) {
-        c.s->task_json = json_incref(task);
+    if (!rc && task) { /* checked now, so a bad task fails before any work */
+        ax__snn_task *tk = NULL;
+        rc = ax__snn_task_from_json(c.s, task, path, &tk);
+        ax__snn_task_free(tk);
+        if (!rc) c.s->task_json = json_incref(task);
     }
     free(c.dir);
     json_decref(root);

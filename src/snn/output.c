@@ -264,6 +264,34 @@ static int write_h5(const ax_snn *s, const char *dir, double bin, double **rates
         }
         H5Gclose(g);
     }
+    /* the weights of plastic projections as they are now (static ones: --export-network) */
+    bool any_plastic = false;
+    for (int i = 0; i < s->n_proj; i++) any_plastic |= s->proj[i]->plastic != NULL;
+    if (!rc && any_plastic) {
+        hid_t g = H5Gcreate2(f, "projections", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        for (int i = 0; i < s->n_proj && !rc; i++) {
+            const ax__snn_proj *pj = s->proj[i];
+            if (!pj->plastic) continue;
+            size_t n;
+            uint32_t *a = NULL, *b = NULL;
+            float *w = NULL;
+            rc = ax_snn_get_synapses(s, pj->name, &n, &a, &b, &w, NULL);
+            char name[256];
+            snprintf(name, sizeof name, "%s", pj->name);
+            for (char *c = name; *c; c++)
+                if (*c == '/') *c = '|';
+            hid_t h = rc ? -1 : H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            hsize_t dn = n;
+            if (!rc && (h < 0 || h5_attr_str(h, "rule", pj->plastic->rule) ||
+                        h5_write(h, "pre", H5T_NATIVE_UINT32, 1, &dn, a) ||
+                        h5_write(h, "post", H5T_NATIVE_UINT32, 1, &dn, b) ||
+                        h5_write(h, "weight", H5T_NATIVE_FLOAT, 1, &dn, w)))
+                rc = ax__err(AX_E_IO, "%s: writing weights of %s failed", path, pj->name);
+            if (h >= 0) H5Gclose(h);
+            free(a), free(b), free(w);
+        }
+        H5Gclose(g);
+    }
     if (!rc && (h5_attr_num(f, "dt_ms", s->dt) || h5_attr_num(f, "duration_ms", s->step * s->dt)))
         rc = ax__err(AX_E_IO, "%s: writing attributes failed", path);
     rc = h5_finish(f, path, tmp, rc);

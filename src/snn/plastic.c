@@ -2,7 +2,8 @@
  *
  *   stdp             pair-based STDP, all-to-all pairing through traces (Song, Miller &
  *                    Abbott 2000; Brian2's STDP example), additive or soft-bounded
- *                    ("multiplicative", Rubin, Lee & Sompolinsky 2001 / van Rossum 2000)
+ *                    ("multiplicative": Rubin, Lee & Sompolinsky 2001; Guetig et al. 2003
+ *                    with mu = 1)
  *   triplet          Pfister & Gerstner 2006 triplet rule, all-to-all
  *   tsodyks_markram  short-term depression and facilitation (Tsodyks & Markram 1997,
  *                    Markram et al. 1998), the efficacy w u x delivered per spike
@@ -58,11 +59,11 @@ static const rule_def k_rules[] = {
     {"stdp", R_STDP, 7,
      {{"A_plus", 0.01, P_ANY}, {"A_minus", 0.0105, P_ANY}, {"tau_plus", 20, P_POS},
       {"tau_minus", 20, P_POS}, {"w_min", 0, P_ANY}, {"w_max", 1, P_ANY}, {"mode", 0, P_MODE}}},
-    /* defaults: Pfister & Gerstner 2006, Table 4, hippocampal data, all-to-all, full model */
+    /* defaults: Pfister & Gerstner 2006, Table 4, visual cortex data, all-to-all, full model */
     {"triplet", R_TRIPLET, 10,
-     {{"A2_plus", 6.1e-3, P_ANY}, {"A3_plus", 6.7e-3, P_ANY}, {"A2_minus", 1.6e-3, P_ANY},
-      {"A3_minus", 1.4e-3, P_ANY}, {"tau_plus", 16.8, P_POS}, {"tau_minus", 33.7, P_POS},
-      {"tau_x", 946, P_POS}, {"tau_y", 27, P_POS}, {"w_min", 0, P_ANY}, {"w_max", 1, P_ANY}}},
+     {{"A2_plus", 5e-10, P_ANY}, {"A3_plus", 6.2e-3, P_ANY}, {"A2_minus", 7e-3, P_ANY},
+      {"A3_minus", 2.3e-4, P_ANY}, {"tau_plus", 16.8, P_POS}, {"tau_minus", 33.7, P_POS},
+      {"tau_x", 101, P_POS}, {"tau_y", 125, P_POS}, {"w_min", 0, P_ANY}, {"w_max", 1, P_ANY}}},
     {"tsodyks_markram", R_TM, 3, {{"U", 0.5, P_FRAC}, {"tau_rec", 800, P_NONNEG}, {"tau_facil", 0, P_NONNEG}}},
     /* defaults: Izhikevich 2007 (A+ 1, A- 1.5, tau 20 ms, tau_c 1 s) */
     {"three_factor", R_3F, 8,

@@ -369,7 +369,10 @@ int ax_snn_run(ax_snn *s, double duration_ms, int n_threads)
     int64_t nsteps = (int64_t)floor(duration_ms / s->dt + 0.5);
     if ((uint64_t)(s->step + nsteps) > UINT32_MAX)
         return ax__err(AX_E_RANGE, "%g ms is more than 2^32 steps of %g ms", duration_ms, s->dt);
+    /* by default a thread per 1000 neurons at most: below that a step is a few
+     * microseconds and the barriers cost more than the second core gives */
     int T = n_threads > 0 ? n_threads : ax_threads_get();
+    if (n_threads <= 0 && (uint32_t)T > s->n_neurons / 1000) T = (int)(s->n_neurons / 1000);
     if (T > AX_SNN_MAX_THREADS) T = AX_SNN_MAX_THREADS;
     if ((uint32_t)T > s->n_neurons) T = (int)s->n_neurons;
     if (T < 1) T = 1;

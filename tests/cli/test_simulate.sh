@@ -13,7 +13,7 @@ for f in spikes.csv rates.csv state.csv results.h5 raster.png rates.png traces.p
   [ -s "$T/coba/$f" ] && ok "wrote $f" || bad "no $f"
 done
 ls -a "$T/coba" | grep -q partial && bad "a temporary file was left" || ok "no temporary files left"
-python3 - "$T/coba" <<'EOF' && ok "compute.json is consistent" || bad "compute.json"
+"${PYTHON:-/usr/bin/python3}" - "$T/coba" <<'EOF' && ok "compute.json is consistent" || bad "compute.json"
 import json, sys
 c = json.load(open(sys.argv[1] + "/compute.json"))
 n = sum(1 for _ in open(sys.argv[1] + "/spikes.csv")) - 1
@@ -49,6 +49,24 @@ EOF
 expect 0 "a FlyWire Connectivity_783 CSV loads" -- "$A" simulate "$T/flywire.json" -o "$T/flywire"
 has "3 neurons from the indices" "3 neurons in 1 population"
 
+# --- reward learning with a three-factor rule: the learning curve rises ---------------------
+expect 0 "the reward-learning task runs" -- "$A" simulate examples/snn/reward_learning.json -o "$T/learn"
+has "it reports the accuracy" "task: 400 trials, accuracy first 50"
+for f in learning.csv learning.png weights.png results.h5; do
+  [ -s "$T/learn/$f" ] && ok "task wrote $f" || bad "task: no $f"
+done
+"${PYTHON:-/usr/bin/python3}" - "$T/learn" <<'EOF' && ok "accuracy rises: last 50 trials beat the first 50 by > 0.2" || bad "no learning"
+import csv, sys, h5py
+rows = list(csv.DictReader(open(sys.argv[1] + "/learning.csv")))
+first = sum(int(r["correct"]) for r in rows[:50]) / 50
+last = sum(int(r["correct"]) for r in rows[-50:]) / 50
+print(f"first {first:.2f} last {last:.2f}")
+assert len(rows) == 400 and last > first + 0.2 and last >= 0.8, (first, last)
+with h5py.File(sys.argv[1] + "/results.h5") as f:
+    w = f["projections/inA_out0/weight"][:]
+    assert len(w) == 200 and w.min() >= 0 and w.max() <= 4
+EOF
+
 # --- bad configs: exit 1 and a message naming the key or line -----------------------------
 bad_cfg() { # description, expected text, config body
   printf '%s\n' "$3" > "$T/bad.json"
@@ -80,6 +98,8 @@ bad_cfg "a missing edge file" "cannot open" \
   '{"populations": [{"name": "A", "model": "lif", "size": 10}], "projections": [{"pre": "A", "post": "A", "target": "g", "connect": {"rule": "file", "path": "nope.csv"}, "weight": 1}]}'
 bad_cfg "a target the model lacks" "has no variable 'ge' to target" \
   '{"populations": [{"name": "A", "model": "lif", "size": 10}], "projections": [{"pre": "A", "post": "A", "target": "ge", "connect": {"rule": "one_to_one"}, "weight": 1}]}'
+bad_cfg "a task naming a missing population" "out9" \
+  '{"populations": [{"name": "A", "model": "poisson", "size": 10}], "task": {"inputs": ["A"], "outputs": ["out9"]}}'
 bad_cfg "a huge population" "is not a neuron count" '{"populations": [{"name": "A", "model": "lif", "size": 1e12}]}'
 bad_cfg "a Poisson rate above 1/dt" "more than one spike per step" \
   '{"populations": [{"name": "A", "model": "lif", "size": 10}], "inputs": [{"type": "poisson", "pop": "A", "target": "v", "rate_hz": 20000, "weight": 1}]}'
@@ -93,7 +113,7 @@ has "it measures the cost per event" "ns per event, .* ns per update; COBA 4000 
 expect 0 "brain-compute with given costs" -- "$A" brain-compute --ns-per-event 5 --ns-per-update 2 --json "$T/bc.json"
 has "it covers the human brain" "human: 8.6e+10 neurons"
 has "it gives machines for real time" "machines like this one for real time"
-python3 - "$T/bc.json" <<'EOF' && ok "brain-compute's figures follow the formula" || bad "brain-compute figures"
+"${PYTHON:-/usr/bin/python3}" - "$T/bc.json" <<'EOF' && ok "brain-compute's figures follow the formula" || bad "brain-compute figures"
 import json, sys
 b = json.load(open(sys.argv[1]))
 rows = [r for r in b["rows"] if "flops_per_s" in r]
