@@ -6,8 +6,8 @@
  * piece with the functions below, then ax_snn_run() it, as often as you like: each call
  * continues where the last stopped.
  *
- * Units: time ms, voltage mV, rates Hz. Conductance-based models take conductances in
- * units of their leak conductance (dimensionless), as in Brette et al. 2007.
+ * Units: time ms, voltage mV, rates Hz. lif_coba takes conductances in units of its leak
+ * conductance (dimensionless), as in Brette et al. 2007; hh_coba takes nS (and pA).
  *
  * One time step (dt, default 0.1 ms) runs in Brian2's default order, which published
  * models depend on:

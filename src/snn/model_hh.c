@@ -23,7 +23,7 @@
  * every variable sees the others fixed at their values at the start of the step;
  * each gate x -> x_inf + (x - x_inf) exp(-dt (alpha + beta)), v exactly given the
  * conductances (v_inf + (v - v_inf) exp(-dt G / C)), ge and gi exactly. State is float
- * and so is the arithmetic (ax__expf); tests/unit/test_snn_models.c checks it against a
+ * and so is the arithmetic (exp_v: ax__expf); tests/unit/test_snn_models.c checks it against a
  * double-precision version and tests/interop/test_snn_models.py against Brian2.
  *
  * Spikes and refractoriness as Brian2's threshold='v > -20*mV', refractory='v > -20*mV':
@@ -59,6 +59,32 @@ static inline float blend(uint32_t mask, float a, float b)
 }
 
 static inline uint32_t mask_of(int c) { return 0u - (uint32_t)c; }
+
+/* ax__expf, bit for bit, with its clamps as blends: gcc (under its default
+ * -ftrapping-math) does not if-convert a float select that feeds a float-to-int
+ * conversion, so a loop calling ax__expf stays scalar; this one vectorises. */
+static inline float exp_v(float x)
+{
+    x = blend(mask_of(x < -87.0f), -87.0f, x);
+    x = blend(mask_of(x > 88.0f), 88.0f, x);
+    float fx = x * 1.44269504088896341f;
+    int n = (int)(fx + 128.5f) - 128;
+    float nf = (float)n;
+    float r = x - nf * 0.693359375f;
+    r = r + nf * 2.12194440e-4f;
+    float r2 = r * r;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r2 + r + 1.0f;
+    uint32_t bits = (uint32_t)(n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return p * scale;
+}
 
 /* x / (e^x - 1) given ex = e^x: 15 FLOPs, both branches computed (fabs, compare, x^2,
  * series 8, e^x - 1, two selects, division) */
@@ -104,6 +130,8 @@ static int hh_prepare(ax__snn_pop *p, double dt)
     p->c[1] = exp(-dt / q[P_TAUI]);
     p->c[2] = -dt / q[P_CM];
     p->c[3] = q[P_GL] * q[P_EL];
+    p->c[4] = -dt;
+    p->c[5] = !strcmp(ax_simd_name(), "avx2"); /* AVX2 present and not switched off */
     /* Brian2: timestep(t - lastspike) >= timestep(refractory), timestep(x) = int(x/dt + 1e-3) */
     p->refr_steps = (int64_t)floor(q[P_REFR] / dt + 1e-3);
     if (q[P_INIT] == 1 && p->owner && p->owner->step == 0) {
@@ -127,7 +155,7 @@ typedef struct {
 #define HH_BLOCK 16
 /* the dynamics of m neurons; with m a compile-time constant gcc -O2 vectorises it */
 static inline __attribute__((always_inline)) void
-hh_block(uint32_t cnt, const hh_k *K, float *restrict v, float *restrict m, float *restrict h,
+hh_block(uint32_t cnt, const hh_k *restrict K, float *restrict v, float *restrict m, float *restrict h,
          float *restrict n, float *restrict ge, float *restrict gi, float *restrict refr,
          const float *restrict ie, const float *restrict gap)
 {
@@ -141,26 +169,26 @@ hh_block(uint32_t cnt, const hh_k *K, float *restrict v, float *restrict m, floa
         const float xm = 0.25f * (13.0f + u);
         const float w = 0.2f * (40.0f + u);
         const float xn = w - 5.0f;
-        const float E = ax__expf(w);
-        const float am = 1.28f * exprel_inv(xm, ax__expf(xm));
+        const float E = exp_v(w);
+        const float am = 1.28f * exprel_inv(xm, exp_v(xm));
         const float bm = 1.4f * (w + exprel_inv(w, E));
-        const float ah = 0.128f * ax__expf((17.0f + u) * (1.0f / 18));
+        const float ah = 0.128f * exp_v((17.0f + u) * (1.0f / 18));
         const float bh = 4.0f / (1.0f + E);
         const float an = 0.16f * exprel_inv(xn, E * e5);
-        const float bn = 0.5f * ax__expf((10.0f + u) * (1.0f / 40));
+        const float bn = 0.5f * exp_v((10.0f + u) * (1.0f / 40));
         /* gates */
         const float sm = am + bm, sh = ah + bh, sn = an + bn;
         const float minf = am / sm, hinf = ah / sh, ninf = an / sn;
-        m[j] = minf + (mm - minf) * ax__expf(mdt * sm);
-        h[j] = hinf + (hh - hinf) * ax__expf(mdt * sh);
-        n[j] = ninf + (nn - ninf) * ax__expf(mdt * sn);
+        m[j] = minf + (mm - minf) * exp_v(mdt * sm);
+        h[j] = hinf + (hh - hinf) * exp_v(mdt * sh);
+        n[j] = ninf + (nn - ninf) * exp_v(mdt * sn);
         /* membrane */
         const float n2 = nn * nn;
         const float gna = gNa * (mm * mm * mm * hh), gk = gK * (n2 * n2);
         const float G = gL + gee + gii + gna + gk;
         const float I = gLEL + gee * Ee + gii * Ei + gna * ENa + gk * EK + ie[j] + gap[j];
         const float vinf = I / G;
-        v[j] = vinf + (vv - vinf) * ax__expf(dtC * G);
+        v[j] = vinf + (vv - vinf) * exp_v(dtC * G);
         ge[j] = gee * de;
         gi[j] = gii * di;
         /* Brian2: not_refractory = not_refractory or not (v > v_refr), with v before the step */
@@ -168,28 +196,55 @@ hh_block(uint32_t cnt, const hh_k *K, float *restrict v, float *restrict m, floa
     }
 }
 
+/* the dynamics of neurons [i0, i1), block by block */
+#define HH_LOOP                                                                               \
+    for (uint32_t i = i0; i < i1; i += HH_BLOCK) {                                           \
+        uint32_t c = i1 - i < HH_BLOCK ? i1 - i : HH_BLOCK;                                  \
+        const float *g = gap ? gap + i : zeros;                                              \
+        if (c == HH_BLOCK)                                                                   \
+            hh_block(HH_BLOCK, K, v + i, m + i, h + i, n + i, ge + i, gi + i, refr + i, ie + i, g); \
+        else                                                                                 \
+            hh_block(c, K, v + i, m + i, h + i, n + i, ge + i, gi + i, refr + i, ie + i, g); \
+    }
+static const float zeros[HH_BLOCK];
+
+static void hh_dyn(const hh_k *K, uint32_t i0, uint32_t i1, float *v, float *m, float *h, float *n,
+                   float *ge, float *gi, float *refr, const float *ie, const float *gap)
+{
+    HH_LOOP
+}
+
+#ifdef AX_HAVE_AVX2
+/* the same code for AVX2 (8 lanes), chosen at run time when the library's kernel table
+ * is avx2 (ax_simd_name(); AX_SIMD=generic turns it off). No FMA, so the results are
+ * bit for bit those of hh_dyn. */
+__attribute__((target("avx2"))) static void
+hh_dyn_avx2(const hh_k *K, uint32_t i0, uint32_t i1, float *v, float *m, float *h, float *n,
+            float *ge, float *gi, float *refr, const float *ie, const float *gap)
+{
+    HH_LOOP
+}
+#endif
+
 static uint32_t hh_update(ax__snn_pop *p, uint32_t i0, uint32_t i1, int64_t step, uint32_t *spk)
 {
     const double *q = p->p;
     const hh_k K = {
-        .VT = (float)q[P_VT], .mdt = (float)-p->owner->dt, .dtC = (float)p->c[2],
+        .VT = (float)q[P_VT], .mdt = (float)p->c[4], .dtC = (float)p->c[2],
         .gL = (float)q[P_GL], .gLEL = (float)p->c[3], .gNa = (float)q[P_GNA], .gK = (float)q[P_GK],
         .ENa = (float)q[P_ENA], .EK = (float)q[P_EK], .Ee = (float)q[P_EE], .Ei = (float)q[P_EI],
         .de = (float)p->c[0], .di = (float)p->c[1], .vrefr = (float)q[P_VREFR],
         .e5 = (float)exp(-5.0),
     };
-    float *v = p->s[S_V], *m = p->s[S_M], *h = p->s[S_H], *n = p->s[S_N];
-    float *ge = p->s[S_GE], *gi = p->s[S_GI], *refr = p->s[S_REFR];
-    const float *ie = p->s[S_IE], *gap = p->i_gap;
-    static const float zeros[HH_BLOCK];
-    for (uint32_t i = i0; i < i1; i += HH_BLOCK) {
-        uint32_t c = i1 - i < HH_BLOCK ? i1 - i : HH_BLOCK;
-        const float *g = gap ? gap + i : zeros;
-        if (c == HH_BLOCK)
-            hh_block(HH_BLOCK, &K, v + i, m + i, h + i, n + i, ge + i, gi + i, refr + i, ie + i, g);
-        else
-            hh_block(c, &K, v + i, m + i, h + i, n + i, ge + i, gi + i, refr + i, ie + i, g);
-    }
+    float *v = p->s[S_V], *refr = p->s[S_REFR];
+#ifdef AX_HAVE_AVX2
+    if (p->c[5] != 0)
+        hh_dyn_avx2(&K, i0, i1, v, p->s[S_M], p->s[S_H], p->s[S_N], p->s[S_GE], p->s[S_GI], refr,
+                    p->s[S_IE], p->i_gap);
+    else
+#endif
+        hh_dyn(&K, i0, i1, v, p->s[S_M], p->s[S_H], p->s[S_N], p->s[S_GE], p->s[S_GI], refr,
+               p->s[S_IE], p->i_gap);
     const float vth = (float)q[P_VTH];
     const int64_t *last = p->last_spike, rs = p->refr_steps;
     uint32_t cnt = 0;

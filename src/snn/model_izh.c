@@ -53,9 +53,9 @@ static int izh_prepare(ax__snn_pop *p, double dt)
                        "would spike again at once)", p->name, q[P_C], q[P_VPEAK]);
     if (q[P_INIT] != 0 && q[P_INIT] != 1)
         return ax__err(AX_E_INVALID, "population %s: parameter init = %g must be 0 or 1", p->name, q[P_INIT]);
-    if (q[P_A] * dt > 1 || q[P_A] < 0)
-        return ax__err(AX_E_INVALID, "population %s: parameter a = %g must be in [0, 1/dt] (forward Euler "
-                       "on u is unstable beyond)", p->name, q[P_A]);
+    if (q[P_A] * dt > 1) /* negative a is allowed (Izhikevich 2004's inhibition-induced types) */
+        return ax__err(AX_E_INVALID, "population %s: parameter a = %g must be at most 1/dt = %g (forward "
+                       "Euler on u overshoots beyond)", p->name, q[P_A], 1 / dt);
     p->c[K_DT] = dt;
     p->c[K_ADT] = q[P_A] * dt;
     p->c[K_DELTA] = q[P_TAUS] == 0;
@@ -189,6 +189,6 @@ const ax__snn_model ax__model_izhikevich = {
      * u: mul, sub, mul, add; I_syn: mul; threshold: 1 (the refractory select is not
      * counted, as in model_lif.c) */
     .flops_update = 2 + 6 + 2 + 4 + 1 + 1,
-    .flops_spike = 2, /* u += d; the reset of v is a store */
+    .flops_spike = 1, /* u += d; the reset of v is a store */
     .gap_state = S_V,
 };

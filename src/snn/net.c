@@ -125,6 +125,7 @@ void ax_snn_free(ax_snn *s)
     free(s->proj);
     for (int i = 0; i < s->n_gap; i++) free(s->gap[i].e);
     free(s->gap);
+    for (int i = 0; i < s->n_poisson; i++) free(s->poisson[i].cdf);
     free(s->poisson);
     free(s->steps);
     for (int i = 0; i < s->n_mon; i++) {
@@ -454,8 +455,37 @@ int ax_snn_add_poisson(ax_snn *s, int pop, uint32_t first, uint32_t count, const
     void *q = realloc(s->poisson, (size_t)(s->n_poisson + 1) * sizeof *s->poisson);
     if (!q) return ax__err(AX_E_NOMEM, "out of memory");
     s->poisson = q;
-    s->poisson[s->n_poisson++] = (ax__snn_poisson){pop, first, count, k, rate_hz * s->dt * 1e-3,
-                                                   n_sources, (float)weight};
+    ax__snn_poisson in = {pop, first, count, k, rate_hz * s->dt * 1e-3, n_sources, (float)weight, NULL, 0};
+    /* binomial pmf by the recurrence pmf(k+1) = pmf(k) (n-k)/(k+1) p/(1-p), in logs for n p
+     * large; stop where the remaining mass is negligible */
+    double pp = in.p, n = n_sources;
+    size_t cap = 64, m = 0;
+    in.cdf = ax__malloc_array(cap, sizeof(double));
+    if (!in.cdf) return ax__err(AX_E_NOMEM, "out of memory");
+    if (pp >= 1) {
+        in.cdf[0] = 0; /* always n */
+        m = 1;
+    } else {
+        double logpmf = n * log1p(-pp), acc = 0;
+        for (uint32_t j = 0; j <= n_sources; j++) {
+            double pmf = exp(logpmf);
+            acc += pmf;
+            if (m == cap) {
+                cap *= 2;
+                double *grown = realloc(in.cdf, cap * sizeof(double));
+                if (!grown) {
+                    free(in.cdf);
+                    return ax__err(AX_E_NOMEM, "out of memory");
+                }
+                in.cdf = grown;
+            }
+            in.cdf[m++] = acc;
+            if (1 - acc < 1e-15 && (double)j >= n * pp) break;
+            logpmf += log((n - j) / (j + 1.0)) + log(pp) - log1p(-pp);
+        }
+    }
+    in.n_cdf = (uint32_t)m;
+    s->poisson[s->n_poisson++] = in;
     return AX_OK;
 }
 

@@ -198,10 +198,18 @@ static void apply_inputs(ax_snn *s, uint32_t glo, uint32_t ghi, int64_t step)
         if (i0 < in->first) i0 = in->first;
         if (i1 > in->first + in->count) i1 = in->first + in->count;
         float *v = p->s[in->target];
+        const double *cdf = in->cdf;
+        const uint32_t nc = in->n_cdf;
+        if (in->p >= 1) { /* every source fires every step */
+            for (uint32_t i = i0; i < i1; i++) v[i] += (float)in->n_sources * in->weight;
+            continue;
+        }
         for (uint32_t i = i0; i < i1; i++) {
-            uint32_t k = 0;
-            for (uint32_t j = 0; j < in->n_sources; j++) k += ax__rand_u01(&p->rng[i]) < in->p;
-            if (k) v[i] += (float)k * in->weight;
+            double u = ax__rand_u01(&p->rng[i]);
+            if (u < cdf[0]) continue; /* no spike: the common case */
+            uint32_t k = 1;
+            while (k < nc - 1 && u >= cdf[k]) k++;
+            v[i] += (float)k * in->weight;
         }
     }
     for (int q = 0; q < s->n_steps; q++) {

@@ -230,6 +230,10 @@ typedef struct {
     double p;        /* rate * dt per source */
     uint32_t n_sources;
     float weight;
+    /* the binomial(n_sources, p) CDF up to where its tail is below 1e-15: one uniform
+     * draw and a short search give the number of spikes in a step */
+    double *cdf;
+    uint32_t n_cdf;
 } ax__snn_poisson;
 
 typedef struct {
