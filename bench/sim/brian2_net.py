@@ -31,6 +31,10 @@ def main():
     ap.add_argument("--method", default="exponential_euler")
     ap.add_argument("--out", default=None)
     ap.add_argument("--builddir", default=None)
+    ap.add_argument("--stdp", action="append", default=[],
+                    help="PROJ:A_plus:A_minus:tau_plus:tau_minus:w_max  additive pair STDP as axon's stdp rule")
+    ap.add_argument("--poisson", action="append", default=[],
+                    help="POP:N:rate_hz:weight:target  a PoissonInput (weight in the target's units)")
     a = ap.parse_args()
 
     import brian2 as b2
@@ -100,17 +104,33 @@ def main():
         Gpost, model = groups[post]
         unit = "mV" if tgt in ("v", "g", "I_e") else ""
         homo = len(d) == 0 or np.all(d == d[0])
-        S = b2.Synapses(groups[pre][0], Gpost, "w : 1", on_pre=f"{tgt} += w{'*' + unit if unit else ''}",
-                        delay=(float(d[0]) * ms if (homo and len(d)) else None), name="syn_" + str(len(syns)))
+        stdp = [x.split(":") for x in a.stdp if x.split(":")[0] == pname]
+        add = f"{tgt}_post += w{'*' + unit if unit else ''}"
+        if stdp:
+            _, Ap, Am, tp, tm, wmax = stdp[0]
+            model = ("w : 1\n dapre/dt = -apre / (%s*ms) : 1 (event-driven)\n"
+                     " dapost/dt = -apost / (%s*ms) : 1 (event-driven)" % (tp, tm))
+            on_pre = f"{add}\napre += 1\nw = clip(w - {Am} * apost, 0, {wmax})"
+            on_post = f"apost += 1\nw = clip(w + {Ap} * apre, 0, {wmax})"
+            S = b2.Synapses(groups[pre][0], Gpost, model, on_pre=on_pre, on_post=on_post,
+                            delay=(float(d[0]) * ms if (homo and len(d)) else None), name="syn_" + str(len(syns)))
+        else:
+            S = b2.Synapses(groups[pre][0], Gpost, "w : 1", on_pre=add,
+                            delay=(float(d[0]) * ms if (homo and len(d)) else None), name="syn_" + str(len(syns)))
         S.connect(i=i, j=j)
         S.w = wts
         if not homo:
             S.delay = d * ms
         syns.append(S)
         n_syn += len(i)
+    inputs = []
+    for x in a.poisson:
+        pop, N, rate, wt, tgt = x.split(":")
+        unit = mV if tgt in ("v", "g", "I_e") else 1
+        inputs.append(b2.PoissonInput(groups[pop][0], tgt, int(N), float(rate) * Hz, float(wt) * unit))
     mons = {name: b2.SpikeMonitor(groups[name][0], name="mon_" + name) for name in groups}
-    net = b2.Network(b2.collect())
-    net.add(list(g[0] for g in groups.values()), syns, list(mons.values()))
+    net = b2.Network()
+    net.add(list(g[0] for g in groups.values()), syns, list(mons.values()), inputs)
     t0 = time.time()
     net.run(a.duration_ms * ms)
     if a.device == "cpp_standalone":
@@ -143,7 +163,11 @@ def main():
         if name in outdeg:
             events += int(outdeg[name][np.asarray(m.i[:])].sum())
     if a.out:
-        np.savez(a.out, t_ms=ts, neuron=ids)
+        extra = {}
+        for S in syns:
+            if "apre" in S.variables:
+                extra["w_" + S.name] = np.asarray(S.w[:])
+        np.savez(a.out, t_ms=ts, neuron=ids, **extra)
     n_neurons = sum(int(f["populations"][k].attrs["size"]) for k in pops)
     print(json.dumps({"simulator": "brian2 " + b2.__version__, "device": a.device, "threads": a.threads,
                       "method": a.method, "wall_s": wall, "sim_ms": a.duration_ms, "spikes": int(total),
