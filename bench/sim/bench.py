@@ -53,7 +53,9 @@ def bandwidth():
         t = time.perf_counter()
         np.copyto(b, a)
         best = min(best, time.perf_counter() - t)
-    return 2 * a.nbytes / best  # read + write
+    nbytes = a.nbytes
+    del a, b
+    return 2 * nbytes / best  # read + write
 
 
 def main():
@@ -127,7 +129,6 @@ def main():
             rows.append({"bench": "brunel_stdp", "threads": th, "axon_s_per_s": sa, "brian2_s_per_s": sb,
                          "ratio": sb / sa})
 
-    bw = bandwidth()
     if not a.quick:
         print("== fly-scale synthetic connectome (138,639 neurons, 15.1 M synapses), Shiu 2024 protocol, 1 s")
         cfg = "examples/snn/flybrain_synthetic.json"
@@ -141,8 +142,11 @@ def main():
         rows.append({"bench": "fly", "bytes_per_synapse": c["bytes_per_synapse"], "rtf": c["real_time_factor"],
                      "peak_mib": c["peak_rss_bytes"] / 2**20})
 
-    # the cost of an event against memory: a COBA run with all its time charged to events
+    # the cost of an event against memory: a COBA run with all its time charged to events.
+    # The bandwidth test goes last: Linux keeps a process's peak RSS across exec, so a big
+    # numpy array here would show up as the peak memory of every axon run started after it
     c = axon_run(a.axon, "examples/snn/coba.json", os.path.join(tmp, "bw"), 1, 1000)
+    bw = bandwidth()
     ns_ev = c["wall_s"] * 1e9 / c["synaptic_events"]
     bytes_ev = c["bytes_per_synapse"]
     print(f"== per synaptic event (COBA, 1 thread, all loop time charged to events): {ns_ev:.2f} ns and "
