@@ -65,37 +65,39 @@ static int lif_prepare(ax__snn_pop *p, double dt)
     return AX_OK;
 }
 
-static inline __attribute__((always_inline)) void lif_dyn(ax__snn_pop *p, uint32_t i0, uint32_t i1, bool has_gap, bool hold)
-{
-    float *restrict v = p->s[LS_V], *restrict g = p->s[LS_G];
-    const float *restrict ie = p->s[LS_IE], *restrict gap = p->i_gap;
-    int32_t *restrict rl = p->refr_left;
-    const float e1 = (float)p->c[0], e2 = (float)p->c[1], k = (float)p->c[2];
-    const float vrest = (float)p->p[L_VREST];
-    for (uint32_t i = i0; i < i1; i++) {
-        int32_t r = rl[i] - 1;
-        r = r < 0 ? 0 : r;
-        rl[i] = r;
-        float vinf = vrest + ie[i];
-        if (has_gap) vinf += gap[i];
-        float vn = vinf + (v[i] - vinf) * e1 + g[i] * k;
-        v[i] = r == 0 ? vn : v[i];
-        float gn = g[i] * e2;
-        if (hold) g[i] = r == 0 ? gn : g[i];
-        else g[i] = gn;
+/* the dynamics, one instance per (gap junctions, hold g) combination, everything in
+ * arguments so it vectorises, with an AVX2 clone */
+#define LIF_DYN(NAME, GAP, HOLD)                                                              \
+    AX_SNN_CLONES static void NAME(float *restrict v, float *restrict g,                    \
+                                   const float *restrict ie, const float *restrict gap,     \
+                                   int32_t *restrict rl, uint32_t i0, uint32_t i1, float e1, \
+                                   float e2, float k, float vrest)                          \
+    {                                                                                       \
+        (void)gap;                                                                          \
+        for (uint32_t i = i0; i < i1; i++) {                                                \
+            int32_t r = rl[i] - 1;                                                          \
+            r = r < 0 ? 0 : r;                                                              \
+            rl[i] = r;                                                                      \
+            float vinf = vrest + ie[i] + GAP;                                               \
+            float vn = vinf + (v[i] - vinf) * e1 + g[i] * k;                                \
+            v[i] = r == 0 ? vn : v[i];                                                      \
+            float gn = g[i] * e2;                                                           \
+            g[i] = HOLD ? (r == 0 ? gn : g[i]) : gn;                                        \
+        }                                                                                   \
     }
-}
+LIF_DYN(lif_dyn, 0.0f, 0)
+LIF_DYN(lif_dyn_hold, 0.0f, 1)
+LIF_DYN(lif_dyn_gap, gap[i], 0)
+LIF_DYN(lif_dyn_gap_hold, gap[i], 1)
 
 static uint32_t lif_update(ax__snn_pop *p, uint32_t i0, uint32_t i1, int64_t step, uint32_t *spk)
 {
     bool hold = p->p[L_HOLD] != 0;
-    if (p->i_gap) {
-        if (hold) lif_dyn(p, i0, i1, true, true);
-        else lif_dyn(p, i0, i1, true, false);
-    } else {
-        if (hold) lif_dyn(p, i0, i1, false, true);
-        else lif_dyn(p, i0, i1, false, false);
-    }
+    void (*f)(float *restrict, float *restrict, const float *restrict, const float *restrict, int32_t *restrict,
+              uint32_t, uint32_t, float, float, float, float) =
+        p->i_gap ? (hold ? lif_dyn_gap_hold : lif_dyn_gap) : (hold ? lif_dyn_hold : lif_dyn);
+    f(p->s[LS_V], p->s[LS_G], p->s[LS_IE], p->i_gap, p->refr_left, i0, i1, (float)p->c[0], (float)p->c[1],
+      (float)p->c[2], (float)p->p[L_VREST]);
     return threshold_scan(p->s[LS_V], p->refr_left, p->last_spike, i0, i1, (float)p->p[L_VTH],
                           (int32_t)p->refr_steps, step, spk);
 }
