@@ -10,6 +10,8 @@ PKGS=(
   # axon serve: curl and chromium for its tests (npm, to fetch the viewer, is below)
   curl chromium
   python3 python3-numpy python3-h5py python3-zarr python3-numcodecs python3-tifffile python3-scipy python3-skimage python3-torch
+  # the simulator's peer (tests: numpy target; bench/sim: C++ standalone, which needs g++)
+  python3-brian g++
 )
 
 # npm fetches the Neuroglancer viewer; a Node.js install that brings its own npm (as
