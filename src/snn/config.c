@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "snn/snn_int.h"
 #include "snn/task.h"
@@ -299,12 +300,22 @@ static int draw_k(cfg_ctx *c, uint32_t n, uint32_t k, bool multapses, int64_t se
 /* a CSV edge file: header names the columns; pre/post integer indices */
 static int read_edge_csv(cfg_ctx *c, json_t *o, const char *where, uint32_t npre, uint32_t npost, edges *e)
 {
-    const char *file = NULL, *cpre = NULL, *cpost = NULL, *cw = NULL, *cd = NULL;
+    const char *file = NULL, *cpre = NULL, *cpost = NULL, *cw = NULL, *cd = NULL, *cs = NULL;
     int rc;
     if ((rc = get_str(c, o, "path", where, NULL, &file)) || (rc = get_str(c, o, "pre_column", where, "pre", &cpre)) ||
         (rc = get_str(c, o, "post_column", where, "post", &cpost)) ||
-        (rc = get_str(c, o, "weight_column", where, "", &cw)) || (rc = get_str(c, o, "delay_column", where, "", &cd)))
+        (rc = get_str(c, o, "weight_column", where, "", &cw)) || (rc = get_str(c, o, "delay_column", where, "", &cd)) ||
+        (rc = get_str(c, o, "sign_column", where, "", &cs)))
         return rc;
+    /* a sign column holds numbers (their sign counts) or transmitter / type names: those in
+     * "inhibitory" (default GABA and glutamate, FlyWire's rule as Shiu 2024 use it; "inh"
+     * and "inhibitory" always) make the synapse negative, every other name positive */
+    json_t *jinh = json_object_get(o, "inhibitory");
+    if (jinh && !json_is_array(jinh))
+        return ax__err(AX_E_FORMAT, "%s: %s.inhibitory: want a list of transmitter names", c->path, where);
+    for (size_t k = 0; jinh && k < json_array_size(jinh); k++)
+        if (!json_is_string(json_array_get(jinh, k)))
+            return ax__err(AX_E_FORMAT, "%s: %s.inhibitory[%zu]: not a string", c->path, where, k);
     char *path = resolve(c, file);
     if (!path) return ax__err(AX_E_NOMEM, "out of memory");
     FILE *f = fopen(path, "r");
@@ -316,7 +327,7 @@ static int read_edge_csv(cfg_ctx *c, json_t *o, const char *where, uint32_t npre
     char *line = NULL;
     size_t lcap = 0;
     ssize_t len;
-    int ipre = -1, ipost = -1, iw = -1, id = -1, ncol = 0;
+    int ipre = -1, ipost = -1, iw = -1, id = -1, is = -1, ncol = 0;
     size_t lineno = 0, wcap = 0;
     while ((len = getline(&line, &lcap, f)) >= 0) {
         lineno++;
@@ -341,11 +352,12 @@ static int read_edge_csv(cfg_ctx *c, json_t *o, const char *where, uint32_t npre
                 if (!strcmp(h, cpost)) ipost = k;
                 if (*cw && !strcmp(h, cw)) iw = k;
                 if (*cd && !strcmp(h, cd)) id = k;
+                if (*cs && !strcmp(h, cs)) is = k;
             }
             ncol = nf;
-            if (ipre < 0 || ipost < 0 || (*cw && iw < 0) || (*cd && id < 0)) {
+            if (ipre < 0 || ipost < 0 || (*cw && iw < 0) || (*cd && id < 0) || (*cs && is < 0)) {
                 rc = ax__err(AX_E_FORMAT, "%s:1: the header lacks column '%s'", path,
-                             ipre < 0 ? cpre : ipost < 0 ? cpost : iw < 0 && *cw ? cw : cd);
+                             ipre < 0 ? cpre : ipost < 0 ? cpost : iw < 0 && *cw ? cw : id < 0 && *cd ? cd : cs);
                 break;
             }
             continue;
@@ -396,6 +408,30 @@ static int read_edge_csv(cfg_ctx *c, json_t *o, const char *where, uint32_t npre
                 break;
             }
         }
+        if (is >= 0) {
+            char *sv = fields[is];
+            double x = strtod(sv, &end);
+            if (end != sv && !*end) {
+                if (!isfinite(x)) {
+                    rc = ax__err(AX_E_FORMAT, "%s:%zu: sign '%s' is not finite", path, lineno, sv);
+                    break;
+                }
+                wv = x > 0 ? wv : x < 0 ? -wv : 0;
+            } else if (!*sv) {
+                rc = ax__err(AX_E_FORMAT, "%s:%zu: empty sign/transmitter field", path, lineno);
+                break;
+            } else {
+                bool inh = !strcasecmp(sv, "inh") || !strcasecmp(sv, "inhibitory");
+                if (jinh) {
+                    for (size_t k = 0; k < json_array_size(jinh) && !inh; k++)
+                        inh = !strcasecmp(sv, json_string_value(json_array_get(jinh, k)));
+                } else {
+                    inh |= !strcasecmp(sv, "GABA") || !strcasecmp(sv, "glutamate") || !strcasecmp(sv, "glut") ||
+                           !strcasecmp(sv, "Glu");
+                }
+                if (inh) wv = -wv;
+            }
+        }
         e->w[e->n - 1] = (float)wv;
         e->d[e->n - 1] = (float)dv;
     }
@@ -430,7 +466,8 @@ static int load_projection(cfg_ctx *c, json_t *o, size_t idx)
     char cw[96];
     snprintf(cw, sizeof cw, "%s.connect", where);
     static const char *const ckeys[] = {"rule", "p", "k", "autapses", "multapses", "path", "pre_column",
-                                        "post_column", "weight_column", "delay_column", NULL};
+                                        "post_column", "weight_column", "delay_column", "sign_column",
+                                        "inhibitory", NULL};
     if ((rc = check_keys(c, conn, cw, ckeys))) return rc;
     const char *rule = NULL;
     if ((rc = get_str(c, conn, "rule", cw, NULL, &rule))) return rc;

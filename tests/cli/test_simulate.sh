@@ -67,6 +67,39 @@ with h5py.File(sys.argv[1] + "/results.h5") as f:
     assert len(w) == 200 and w.min() >= 0 and w.max() <= 4
 EOF
 
+# --- edge lists with a sign / transmitter column; the exported network holds the result --------
+printf 'pre,post,count,nt\n0,1,5,ACh\n1,2,3,GABA\n2,0,2,glutamate\n0,2,1,-1\n' > "$T/signed.csv"
+cat > "$T/signed.json" <<EOF
+{"duration_ms": 1, "populations": [{"name": "A", "model": "lif", "size": 3}],
+ "projections": [{"name": "x", "pre": "A", "post": "A", "target": "g", "weight": 0.5,
+                  "connect": {"rule": "file", "path": "signed.csv", "weight_column": "count", "sign_column": "nt"}}]}
+EOF
+expect 0 "an edge list with a transmitter column loads" -- "$A" simulate "$T/signed.json" -o "$T/signed" --export-network "$T/signed.h5"
+"${PYTHON:-/usr/bin/python3}" - "$T/signed.h5" <<'EOF' && ok "signs: GABA and glutamate inhibitory, ACh excitatory, numbers by their sign" || bad "edge signs"
+import sys, h5py
+g = h5py.File(sys.argv[1])["projections/x"]
+got = sorted(zip(g["pre"][:].tolist(), g["post"][:].tolist(), g["weight"][:].tolist()))
+assert got == [(0, 1, 2.5), (0, 2, -0.5), (1, 2, -1.5), (2, 0, -1.0)], got
+EOF
+
+# --- COBAHH (HH neurons) runs from its example --------------------------------------------------
+expect 0 "COBAHH runs" -- "$A" simulate examples/snn/cobahh.json -o "$T/cobahh" --duration 100
+has "COBAHH: HH neurons" "4000 neurons in 2 populations"
+
+# --- Ctrl-C: exit 130, nothing written ------------------------------------------------------------
+cat > "$T/long.json" <<EOF
+{"duration_ms": 600000, "network": {"type": "synthetic_flybrain", "neurons": 20000, "edges": 400000}}
+EOF
+"$A" simulate "$T/long.json" -o "$T/long" > "$T/out" 2>&1 &
+pid=$!
+for i in $(seq 1 100); do grep -q "built from" "$T/out" && break; sleep 0.1; done
+sleep 0.5
+kill -INT $pid
+wait $pid; st=$?
+[ "$st" = 130 ] && ok "SIGINT stops a run with exit 130" || bad "SIGINT: exit $st"
+has "the interruption is reported" "interrupted; nothing written"
+[ -e "$T/long/spikes.csv" ] && bad "an interrupted run wrote results" || ok "an interrupted run writes no results"
+
 # --- bad configs: exit 1 and a message naming the key or line -----------------------------
 bad_cfg() { # description, expected text, config body
   printf '%s\n' "$3" > "$T/bad.json"
@@ -94,6 +127,9 @@ bad_cfg "an edge list naming a missing neuron" "edges_missing.csv:3: edge 1 -> 1
 printf 'pre,post,w\n0,1,0.5\n1,2,nan\n' > "$T/edges_nan.csv"
 bad_cfg "a NaN weight in an edge list" "edges_nan.csv:3: weight 'nan' is not a finite number" \
   '{"populations": [{"name": "A", "model": "lif", "size": 10}], "projections": [{"pre": "A", "post": "A", "target": "g", "connect": {"rule": "file", "path": "edges_nan.csv", "weight_column": "w"}, "weight": 1}]}'
+printf 'pre,post,nt\n0,1,\n' > "$T/edges_nosign.csv"
+bad_cfg "an empty transmitter field" "edges_nosign.csv:2: empty sign/transmitter field" \
+  '{"populations": [{"name": "A", "model": "lif", "size": 10}], "projections": [{"pre": "A", "post": "A", "target": "g", "connect": {"rule": "file", "path": "edges_nosign.csv", "sign_column": "nt"}, "weight": 1}]}'
 bad_cfg "a missing edge file" "cannot open" \
   '{"populations": [{"name": "A", "model": "lif", "size": 10}], "projections": [{"pre": "A", "post": "A", "target": "g", "connect": {"rule": "file", "path": "nope.csv"}, "weight": 1}]}'
 bad_cfg "a target the model lacks" "has no variable 'ge' to target" \
