@@ -101,6 +101,8 @@ int cmd_simulate(int argc, char **argv)
         return 1;
     }
     if (json_is_object(root) && json_object_get(root, "circuit")) {
+        if (duration >= 0) json_object_set_new(root, "duration_ms", json_real(duration));
+        if (export) fprintf(stderr, "axon: note: --export-network does not apply to circuit configs\n");
         int st = cmd_simulate_stg(cfg, root, out);
         json_decref(root);
         return st;
