@@ -23,7 +23,8 @@
  * every variable sees the others fixed at their values at the start of the step;
  * each gate x -> x_inf + (x - x_inf) exp(-dt (alpha + beta)), v exactly given the
  * conductances (v_inf + (v - v_inf) exp(-dt G / C)), ge and gi exactly. State is float
- * and so is the arithmetic (exp_v: ax__expf); tests/unit/test_snn_models.c checks it against a
+ * and so is the arithmetic (exp: ax__expf, which vectorises under the -fno-trapping-math
+ * that src/snn/ is built with); tests/unit/test_snn_models.c checks it against a
  * double-precision version and tests/interop/test_snn_models.py against Brian2.
  *
  * Spikes and refractoriness as Brian2's threshold='v > -20*mV', refractory='v > -20*mV':
@@ -59,32 +60,6 @@ static inline float blend(uint32_t mask, float a, float b)
 }
 
 static inline uint32_t mask_of(int c) { return 0u - (uint32_t)c; }
-
-/* ax__expf, bit for bit, with its clamps as blends: gcc (under its default
- * -ftrapping-math) does not if-convert a float select that feeds a float-to-int
- * conversion, so a loop calling ax__expf stays scalar; this one vectorises. */
-static inline float exp_v(float x)
-{
-    x = blend(mask_of(x < -87.0f), -87.0f, x);
-    x = blend(mask_of(x > 88.0f), 88.0f, x);
-    float fx = x * 1.44269504088896341f;
-    int n = (int)(fx + 128.5f) - 128;
-    float nf = (float)n;
-    float r = x - nf * 0.693359375f;
-    r = r + nf * 2.12194440e-4f;
-    float r2 = r * r;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r2 + r + 1.0f;
-    uint32_t bits = (uint32_t)(n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return p * scale;
-}
 
 /* x / (e^x - 1) given ex = e^x: 15 FLOPs, both branches computed (fabs, compare, x^2,
  * series 8, e^x - 1, two selects, division) */
@@ -169,26 +144,26 @@ hh_block(uint32_t cnt, const hh_k *restrict K, float *restrict v, float *restric
         const float xm = 0.25f * (13.0f + u);
         const float w = 0.2f * (40.0f + u);
         const float xn = w - 5.0f;
-        const float E = exp_v(w);
-        const float am = 1.28f * exprel_inv(xm, exp_v(xm));
+        const float E = ax__expf(w);
+        const float am = 1.28f * exprel_inv(xm, ax__expf(xm));
         const float bm = 1.4f * (w + exprel_inv(w, E));
-        const float ah = 0.128f * exp_v((17.0f + u) * (1.0f / 18));
+        const float ah = 0.128f * ax__expf((17.0f + u) * (1.0f / 18));
         const float bh = 4.0f / (1.0f + E);
         const float an = 0.16f * exprel_inv(xn, E * e5);
-        const float bn = 0.5f * exp_v((10.0f + u) * (1.0f / 40));
+        const float bn = 0.5f * ax__expf((10.0f + u) * (1.0f / 40));
         /* gates */
         const float sm = am + bm, sh = ah + bh, sn = an + bn;
         const float minf = am / sm, hinf = ah / sh, ninf = an / sn;
-        m[j] = minf + (mm - minf) * exp_v(mdt * sm);
-        h[j] = hinf + (hh - hinf) * exp_v(mdt * sh);
-        n[j] = ninf + (nn - ninf) * exp_v(mdt * sn);
+        m[j] = minf + (mm - minf) * ax__expf(mdt * sm);
+        h[j] = hinf + (hh - hinf) * ax__expf(mdt * sh);
+        n[j] = ninf + (nn - ninf) * ax__expf(mdt * sn);
         /* membrane */
         const float n2 = nn * nn;
         const float gna = gNa * (mm * mm * mm * hh), gk = gK * (n2 * n2);
         const float G = gL + gee + gii + gna + gk;
         const float I = gLEL + gee * Ee + gii * Ei + gna * ENa + gk * EK + ie[j] + gap[j];
         const float vinf = I / G;
-        v[j] = vinf + (vv - vinf) * exp_v(dtC * G);
+        v[j] = vinf + (vv - vinf) * ax__expf(dtC * G);
         ge[j] = gee * de;
         gi[j] = gii * di;
         /* Brian2: not_refractory = not_refractory or not (v > v_refr), with v before the step */
