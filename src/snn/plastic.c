@@ -136,6 +136,11 @@ typedef struct {
     uint32_t *pre_of; /* by-target order: presynaptic neuron of synapse col_idx[k] */
     float *c;         /* three_factor: eligibility per synapse (CSR order), value at c_last */
     uint32_t *c_last;
+    /* stdp: every presynaptic trace as of trace_step, computed at the first post spike of
+     * a step, so the post-spike pass reads one float per synapse instead of chasing
+     * pre_last -> decay table -> pre_a (the same value, the same bits) */
+    float *trace_now;
+    int64_t trace_step;
 } part_t;
 
 static inline float clipf(float w, float lo, float hi) { return w < lo ? lo : (w > hi ? hi : w); }
@@ -180,9 +185,17 @@ static void stdp_on_post(ax__snn_plastic *pl, ax__snn_proj *pj, ax__snn_part *pt
     const float ap = (float)pl->prm[S_AP], lo = (float)pl->prm[S_WMIN], hi = (float)pl->prm[S_WMAX];
     const bool mult = pl->prm[S_MODE] != 0;
     float *w = pt->w;
+    if (ps->trace_step != step) {
+        for (uint32_t p = 0; p < ps->n_pre; p++)
+            ps->trace_now[p] = (float)(ps->pre_a[p] * decay(&r->d_plus, step - ps->pre_last[p]));
+        ps->trace_step = step;
+    }
+    const float *tn = ps->trace_now;
     for (uint64_t k = k0; k < k1; k++) {
-        uint32_t j = pt->col_idx[k], p = ps->pre_of[k];
-        float a = (float)(ps->pre_a[p] * decay(&r->d_plus, step - ps->pre_last[p]));
+        /* the weights of a column are a row length apart: fetch ahead */
+        if (k + 16 < k1) __builtin_prefetch(&w[pt->col_idx[k + 16]], 1);
+        uint32_t j = pt->col_idx[k];
+        float a = tn[ps->pre_of[k]];
         float dw = ap * a;
         if (mult) dw *= hi - w[j];
         w[j] = clipf(w[j] + dw, lo, hi);
@@ -419,6 +432,7 @@ static void free_part(ax__snn_part *pt)
     if (pt == &ps->pj->part[0] && ps->pj->e_pre) stash_take(ps->r, ps->pj);
     free(ps->pre_a), free(ps->pre_b), free(ps->post_a), free(ps->post_b);
     free(ps->pre_last), free(ps->post_last), free(ps->pre_of), free(ps->c), free(ps->c_last);
+    free(ps->trace_now);
     free(ps);
     pt->plastic = NULL;
 }
@@ -446,6 +460,8 @@ static int init_part(ax__snn_plastic *pl, ax__snn_proj *pj, ax__snn_part *pt)
     }
     if (ok && r->id == R_3F)
         ok = (ps->c = ax__calloc(nnz, sizeof(float))) && (ps->c_last = ax__calloc(nnz, sizeof(uint32_t)));
+    ps->trace_step = -1;
+    if (ok && r->id == R_STDP) ok = (ps->trace_now = ax__malloc_array(npre ? npre : 1, sizeof(float))) != NULL;
     uint32_t *jpre = ok && ps->pre_of ? ax__malloc_array(nnz, sizeof(uint32_t)) : NULL;
     if (!ok || (ps->pre_of && !jpre)) {
         free(jpre);
