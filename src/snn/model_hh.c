@@ -47,17 +47,6 @@ enum { P_CM, P_GL, P_EL, P_GNA, P_GK, P_ENA, P_EK, P_VT, P_TAUE, P_TAUI, P_EE, P
        P_VREFR, P_REFR, P_INIT, P_N };
 enum { S_V, S_M, S_H, S_N, S_GE, S_GI, S_IE, S_REFR, S_NSTATE };
 
-/* a if mask is all ones, b if it is 0, bit for bit (gcc -O2 vectorises this where it
- * does not if-convert a float select) */
-static inline float blend(uint32_t mask, float a, float b)
-{
-    uint32_t x, y;
-    memcpy(&x, &a, 4);
-    memcpy(&y, &b, 4);
-    x = (x & mask) | (y & ~mask);
-    memcpy(&a, &x, 4);
-    return a;
-}
 
 static inline uint32_t mask_of(int c) { return 0u - (uint32_t)c; }
 
@@ -68,8 +57,8 @@ static inline float exprel_inv(float x, float ex)
     uint32_t small = mask_of(fabsf(x) < 0.5f);
     float x2 = x * x;
     float ser = 1.0f - 0.5f * x + x2 * (1.0f / 12 + x2 * (-1.0f / 720 + x2 * (1.0f / 30240)));
-    float d = blend(small, 1.0f, ex - 1.0f);
-    return blend(small, ser, x / d);
+    float d = ax__blend(small, 1.0f, ex - 1.0f);
+    return ax__blend(small, ser, x / d);
 }
 
 /* the rates at v, in double, for the initial steady state */
@@ -167,7 +156,7 @@ hh_block(uint32_t cnt, const hh_k *restrict K, float *restrict v, float *restric
         ge[j] = gee * de;
         gi[j] = gii * di;
         /* Brian2: not_refractory = not_refractory or not (v > v_refr), with v before the step */
-        refr[j] = blend(mask_of(vv > vrefr), refr[j], 0.0f);
+        refr[j] = ax__blend(mask_of(vv > vrefr), refr[j], 0.0f);
     }
 }
 

@@ -74,17 +74,6 @@ static int izh_prepare(ax__snn_pop *p, double dt)
     return AX_OK;
 }
 
-/* a if mask is all ones, b if it is 0, bit for bit (gcc -O2 vectorises this where it
- * does not if-convert a float select) */
-static inline float blend(uint32_t mask, float a, float b)
-{
-    uint32_t x, y;
-    memcpy(&x, &a, 4);
-    memcpy(&y, &b, 4);
-    x = (x & mask) | (y & ~mask);
-    memcpy(&a, &x, 4);
-    return a;
-}
 
 /* The dynamics of m neurons from the given pointers. With m a compile-time constant the
  * loop has no epilogue, so gcc -O2 (whose cost model vectorises only such loops)
@@ -108,7 +97,7 @@ izh_block(uint32_t m, float *restrict v, float *restrict u, float *restrict is,
         float dv = (0.04f * vv + 5.0f) * vv + 140.0f - uu + I;
         float vn = vv + dt * dv;
         u[j] = uu + adt * (b * vv - uu);
-        v[j] = hold ? blend(keep[j], vv, vn) : vn;
+        v[j] = hold ? ax__blend(keep[j], vv, vn) : vn;
     }
 }
 

@@ -88,6 +88,18 @@ static inline float ax__expf(float x)
 }
 #define AX_SNN_EXP_FLOPS 12
 
+/* a if mask is all ones, b if it is 0, bit for bit (gcc -O2 vectorises this where it
+ * does not if-convert a float select) */
+static inline float ax__blend(uint32_t mask, float a, float b)
+{
+    uint32_t x, y;
+    memcpy(&x, &a, 4);
+    memcpy(&y, &b, 4);
+    x = (x & mask) | (y & ~mask);
+    memcpy(&a, &x, 4);
+    return a;
+}
+
 /* ---- models ------------------------------------------------------------------------ */
 typedef struct ax__snn_pop ax__snn_pop;
 
